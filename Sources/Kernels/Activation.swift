@@ -1,0 +1,94 @@
+// nn.GELU (erf form) and nn.Dropout. erf and exp are the polynomial forms PyTorch's vectorised CPU
+// kernels use (Abramowitz & Stegun 7.1.26 for erf, |error| < 1.5e-7; a Cephes-style expf), written
+// without calls so the loops vectorise.
+
+@inline(__always)
+func fastExp(_ v: Float) -> Float {
+    let x = min(max(v, -87.33654), 88.72283)
+    let n = (x * 1.442695041 + 12_582_912) - 12_582_912  // round to nearest integer
+    let r = x - n * 0.693359375 + n * 2.12194440e-4
+    var p: Float = 1.9875691500e-4
+    p = p * r + 1.3981999507e-3
+    p = p * r + 8.3334519073e-3
+    p = p * r + 4.1665795894e-2
+    p = p * r + 1.6666665459e-1
+    p = p * r + 5.0000001201e-1
+    p = p * r * r + r + 1
+    return p * Float(bitPattern: UInt32(bitPattern: Int32(n) &+ 127) << 23)
+}
+
+@inline(__always)
+func fastErf(_ x: Float) -> Float {
+    let a = abs(x)
+    let t = 1 / (0.3275911 * a + 1)
+    var r: Float = 1.061405429
+    r = r * t - 1.453152027
+    r = r * t + 1.421413741
+    r = r * t - 0.284496736
+    r = r * t + 0.254829592
+    let e = 1 - r * t * fastExp(-a * a)
+    return x < 0 ? -e : e
+}
+
+@inline(__always)
+func geluValue(_ x: Float) -> Float { x * 0.5 * (1 + fastErf(x * 0.70710678118654752)) }
+
+@inline(__always)
+func geluDerivative(_ x: Float) -> Float {
+    let cdf = 0.5 * (1 + fastErf(x * 0.70710678118654752))
+    let pdf = 0.3989422804014327 * fastExp(-0.5 * x * x)
+    return cdf + x * pdf
+}
+
+/// y = GELU(x) * mask (mask: per-element dropout multiplier, 0 or 1/(1-p); nil = no dropout).
+/// x and y are contiguous [count]; y may alias x.
+public func geluForward(x: UnsafePointer<Float>, mask: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, count: Int) {
+    let out = UnsafeSendable(y)
+    Parallel.forRange(count, minPerThread: 32_768) { lo, hi in
+        let y = out.value
+        if let mask {
+            for i in lo..<hi { y[i] = geluValue(x[i]) * mask[i] }
+        } else {
+            for i in lo..<hi { y[i] = geluValue(x[i]) }
+        }
+    }
+}
+
+/// dx = dy * mask * GELU'(x) (dx may alias dy).
+public func geluBackward(x: UnsafePointer<Float>, mask: UnsafePointer<Float>?, dy: UnsafePointer<Float>,
+                         dx: UnsafeMutablePointer<Float>, count: Int) {
+    let out = UnsafeSendable(dx)
+    Parallel.forRange(count, minPerThread: 32_768) { lo, hi in
+        let dx = out.value
+        if let mask {
+            for i in lo..<hi { dx[i] = dy[i] * mask[i] * geluDerivative(x[i]) }
+        } else {
+            for i in lo..<hi { dx[i] = dy[i] * geluDerivative(x[i]) }
+        }
+    }
+}
+
+/// Element-wise y = x * mask (dropout outside GELU), and its backward is the same call.
+public func multiply(_ x: UnsafePointer<Float>, by mask: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+    let out = UnsafeSendable(y)
+    Parallel.forRange(count, minPerThread: 65_536) { lo, hi in
+        for i in lo..<hi { out.value[i] = x[i] * mask[i] }
+    }
+}
+
+/// Dropout multipliers for `count` elements: 0 with probability p, else 1/(1-p), as ATen scales.
+/// Element i's draw comes from the stream keyed (key..., i / 4096), so the mask is a pure function
+/// of the key whatever the thread count.
+public func dropoutMask(count: Int, probability p: Float, key: (UInt64, UInt64, UInt64), into mask: UnsafeMutablePointer<Float>) {
+    let block = 4096
+    let scale = 1 / (1 - p)
+    let out = UnsafeSendable(mask)
+    Parallel.forRange((count + block - 1) / block, minPerThread: 4) { lo, hi in
+        for b in lo..<hi {
+            var rng = SplitMix64(key: key.0, key.1, key.2, UInt64(b))
+            for i in (b * block)..<min(count, (b + 1) * block) {
+                out.value[i] = rng.nextUniform() < p ? 0 : scale
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+// nn.Conv2d with k > 1 (the stems: 3x3 stride 1/2 pad 1, and the kxk stride-k "patchify"), NHWC:
+// im2col over chunks of output pixels, then one GEMM per chunk against the weight permuted from
+// PyTorch's [cout, cin, k, k] to tap-major [cout, k, k, cin]. Geometry: image = input, grid = output.
+
+/// Floats of scratch that conv2dForward/conv2dBackward need for this geometry.
+public func conv2dScratchCount(_ g: PatchGeometry, cout: Int) -> Int {
+    let chunk = chunkRows(total: g.rows, rowFloats: g.patchSize)
+    return 2 * cout * g.patchSize + 2 * chunk * g.patchSize
+}
+
+/// PyTorch [cout, cin, k*k] -> tap-major [cout, k*k, cin].
+@inline(__always)
+func permuteConvWeight(_ w: UnsafePointer<Float>, cout: Int, cin: Int, taps: Int, into wp: UnsafeMutablePointer<Float>) {
+    for co in 0..<cout {
+        for ci in 0..<cin {
+            for t in 0..<taps { wp[(co * taps + t) * cin + ci] = w[(co * cin + ci) * taps + t] }
+        }
+    }
+}
+
+public func conv2dForward(
+    x: UnsafePointer<Float>, _ g: PatchGeometry,
+    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, cout: Int,
+    y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+) {
+    let patch = g.patchSize, taps = g.kernel * g.kernel
+    let wp = scratch, cols = scratch + 2 * cout * patch
+    permuteConvWeight(weight, cout: cout, cin: g.channels, taps: taps, into: wp)
+    let chunk = chunkRows(total: g.rows, rowFloats: patch)
+    var q0 = 0
+    while q0 < g.rows {
+        let q1 = min(g.rows, q0 + chunk)
+        im2col(x, g, rows: q0, q1, into: cols)
+        gemm(transA: false, transB: true, m: q1 - q0, n: cout, k: patch,
+             a: cols, lda: patch, b: wp, ldb: patch, beta: 0, c: y + q0 * cout, ldc: cout)
+        q0 = q1
+    }
+    if let bias { addRowVector(bias, to: y, ld: cout, rows: g.rows, cols: cout) }
+}
+
+/// dWeight += dL/dW, dBias += dL/db, dx = dL/dx (overwritten; pass nil for the network input).
+public func conv2dBackward(
+    x: UnsafePointer<Float>, _ g: PatchGeometry,
+    weight: UnsafePointer<Float>, cout: Int, dy: UnsafePointer<Float>,
+    dx: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>?,
+    scratch: UnsafeMutablePointer<Float>
+) {
+    let patch = g.patchSize, taps = g.kernel * g.kernel, cin = g.channels
+    let wp = scratch, dwp = scratch + cout * patch
+    let chunk = chunkRows(total: g.rows, rowFloats: patch)
+    let cols = scratch + 2 * cout * patch, dcols = cols + chunk * patch
+    permuteConvWeight(weight, cout: cout, cin: cin, taps: taps, into: wp)
+    dwp.update(repeating: 0, count: cout * patch)
+    if let dx { dx.update(repeating: 0, count: g.batch * g.height * g.width * cin) }
+    var q0 = 0
+    while q0 < g.rows {
+        let q1 = min(g.rows, q0 + chunk)
+        im2col(x, g, rows: q0, q1, into: cols)
+        gemm(transA: true, transB: false, m: cout, n: patch, k: q1 - q0,
+             a: dy + q0 * cout, lda: cout, b: cols, ldb: patch, beta: 1, c: dwp, ldc: patch)
+        if let dx {
+            gemm(transA: false, transB: false, m: q1 - q0, n: patch, k: cout,
+                 a: dy + q0 * cout, lda: cout, b: wp, ldb: patch, beta: 0, c: dcols, ldc: patch)
+            col2im(dcols, g, rows: q0, q1, into: dx)
+        }
+        q0 = q1
+    }
+    for co in 0..<cout {
+        for ci in 0..<cin {
+            for t in 0..<taps { dWeight[(co * cin + ci) * taps + t] += dwp[(co * taps + t) * cin + ci] }
+        }
+    }
+    if let dBias { addColumnSums(dy, ld: cout, rows: g.rows, cols: cout, into: dBias) }
+}

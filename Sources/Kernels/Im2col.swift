@@ -1,0 +1,80 @@
+// Patch gathering for convolutions in NHWC, tap-major: column (ky*k + kx)*C + c of row q holds
+// image[n, gy*stride - pad + ky, gx*stride - pad + kx, c] for grid point q = (n, gy, gx), or zero
+// outside the image. Conv2d gathers its input this way (grid = output); ConvTranspose2d scatters
+// its output with the inverse (grid = input). Channels stay contiguous so copies are memcpy-like.
+
+public struct PatchGeometry: Sendable {
+    public let batch: Int
+    /// Image side: spatial size and channels.
+    public let height: Int, width: Int, channels: Int
+    /// Square kernel, stride and zero padding.
+    public let kernel: Int, stride: Int, pad: Int
+    /// Grid side: one row of patches per grid point.
+    public let gridHeight: Int, gridWidth: Int
+
+    public init(batch: Int, height: Int, width: Int, channels: Int, kernel: Int, stride: Int, pad: Int,
+                gridHeight: Int, gridWidth: Int) {
+        self.batch = batch; self.height = height; self.width = width; self.channels = channels
+        self.kernel = kernel; self.stride = stride; self.pad = pad
+        self.gridHeight = gridHeight; self.gridWidth = gridWidth
+    }
+
+    public var rows: Int { batch * gridHeight * gridWidth }
+    public var patchSize: Int { kernel * kernel * channels }
+}
+
+/// cols[q - q0, :] = patch of grid point q, for q in q0..<q1.
+public func im2col(_ image: UnsafePointer<Float>, _ g: PatchGeometry, rows q0: Int, _ q1: Int,
+                   into cols: UnsafeMutablePointer<Float>) {
+    let c = g.channels, k = g.kernel, patch = g.patchSize
+    Parallel.forRange(q1 - q0, minPerThread: max(1, 32_768 / patch)) { lo, hi in
+        for q in (q0 + lo)..<(q0 + hi) {
+            let gx = q % g.gridWidth, gy = (q / g.gridWidth) % g.gridHeight, n = q / (g.gridWidth * g.gridHeight)
+            let row = cols + (q - q0) * patch
+            for ky in 0..<k {
+                let iy = gy * g.stride - g.pad + ky
+                let dst = row + ky * k * c
+                if iy < 0 || iy >= g.height { dst.update(repeating: 0, count: k * c); continue }
+                let line = image + (n * g.height + iy) * g.width * c
+                for kx in 0..<k {
+                    let ix = gx * g.stride - g.pad + kx
+                    if ix < 0 || ix >= g.width { (dst + kx * c).update(repeating: 0, count: c) }
+                    else { (dst + kx * c).update(from: line + ix * c, count: c) }
+                }
+            }
+        }
+    }
+}
+
+/// image += scatter of cols rows q0..<q1 (the adjoint of im2col). Threads split the channels, so
+/// overlapping patches never race.
+public func col2im(_ cols: UnsafePointer<Float>, _ g: PatchGeometry, rows q0: Int, _ q1: Int,
+                   into image: UnsafeMutablePointer<Float>) {
+    let c = g.channels, k = g.kernel, patch = g.patchSize
+    let pieces = (q1 - q0) * patch >= 65_536 ? min(Parallel.threads, c) : 1
+    let out = UnsafeSendable(image)
+    Parallel.forEach(pieces) { p in
+        let c0 = c * p / pieces, c1 = c * (p + 1) / pieces
+        for q in q0..<q1 {
+            let gx = q % g.gridWidth, gy = (q / g.gridWidth) % g.gridHeight, n = q / (g.gridWidth * g.gridHeight)
+            let row = cols + (q - q0) * patch
+            for ky in 0..<k {
+                let iy = gy * g.stride - g.pad + ky
+                if iy < 0 || iy >= g.height { continue }
+                let line = out.value + (n * g.height + iy) * g.width * c
+                for kx in 0..<k {
+                    let ix = gx * g.stride - g.pad + kx
+                    if ix < 0 || ix >= g.width { continue }
+                    let src = row + (ky * k + kx) * c, dst = line + ix * c
+                    for ch in c0..<c1 { dst[ch] += src[ch] }
+                }
+            }
+        }
+    }
+}
+
+/// Rows per chunk so that a chunk of patches stays around `budget` floats (cache-friendly, bounded memory).
+@inline(__always)
+func chunkRows(total: Int, rowFloats: Int, budget: Int = 1 << 20) -> Int {
+    max(1, min(total, budget / max(1, rowFloats)))
+}

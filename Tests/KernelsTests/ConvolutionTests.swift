@@ -1,0 +1,114 @@
+// Conv2d, ConvTranspose2d and dense layers: fast kernels against direct loops, gradients against
+// finite differences.
+import Kernels
+import XCTest
+
+final class ConvolutionTests: XCTestCase {
+    func testDenseForwardBackward() {
+        let rows = 37, cin = 6, cout = 5
+        var x = randomArray(rows * cin, seed: 1), w = randomArray(cout * cin, seed: 2), b = randomArray(cout, seed: 3)
+        let r = randomArray(rows * cout, seed: 4)
+        var y = [Float](repeating: 0, count: rows * cout)
+        x.ptr { xp in w.ptr { wp in b.ptr { bp in y.ptr { yp in
+            denseForward(x: xp, ldx: cin, rows: rows, cin: cin, weight: wp, bias: bp, cout: cout, y: yp, ldy: cout)
+        } } } }
+        assertClose(y, naiveDense(x: x, rows: rows, cin: cin, weight: w, bias: b, cout: cout), "dense forward")
+
+        var dx = [Float](repeating: 9, count: rows * cin), dw = [Float](repeating: 0, count: cout * cin)
+        var db = [Float](repeating: 0, count: cout), dy = r
+        x.ptr { xp in w.ptr { wp in dy.ptr { dyp in dx.ptr { dxp in dw.ptr { dwp in db.ptr { dbp in
+            denseBackward(x: xp, ldx: cin, rows: rows, cin: cin, weight: wp, cout: cout, dy: dyp, lddy: cout,
+                          dx: dxp, lddx: cin, accumulateDx: false, dWeight: dwp, dBias: dbp)
+        } } } } } }
+        checkGradient("dense dx", values: &x, analytic: dx, eps: 0.5) { dot(naiveDense(x: $0, rows: rows, cin: cin, weight: w, bias: b, cout: cout), r) }
+        checkGradient("dense dW", values: &w, analytic: dw, eps: 0.5) { dot(naiveDense(x: x, rows: rows, cin: cin, weight: $0, bias: b, cout: cout), r) }
+        checkGradient("dense db", values: &b, analytic: db, eps: 0.5) { dot(naiveDense(x: x, rows: rows, cin: cin, weight: w, bias: $0, cout: cout), r) }
+    }
+
+    /// Strided channel views: dense reads a slice of a wider buffer and writes into one.
+    func testDenseOnChannelSlices() {
+        let rows = 10, cin = 3, cout = 2, ldx = 7, ldy = 5
+        var wide = randomArray(rows * ldx, seed: 5), w = randomArray(cout * cin, seed: 6)
+        var out = [Float](repeating: -1, count: rows * ldy)
+        wide.ptr { xp in w.ptr { wp in out.ptr { yp in
+            denseForward(x: xp + 2, ldx: ldx, rows: rows, cin: cin, weight: wp, bias: nil, cout: cout, y: yp + 1, ldy: ldy)
+        } } }
+        let packed = (0..<rows).flatMap { r in (0..<cin).map { wide[r * ldx + 2 + $0] } }
+        let want = naiveDense(x: packed, rows: rows, cin: cin, weight: w, bias: nil, cout: cout)
+        for r in 0..<rows {
+            XCTAssertEqual(out[r * ldy], -1)
+            for c in 0..<cout { XCTAssertEqual(out[r * ldy + 1 + c], want[r * cout + c], accuracy: 1e-5) }
+            for c in (1 + cout)..<ldy { XCTAssertEqual(out[r * ldy + c], -1) }
+        }
+    }
+
+    func checkConv2d(n: Int, h: Int, w: Int, cin: Int, cout: Int, k: Int, stride: Int, pad: Int, threads: Int = 1, samples: Int = 48) {
+        Parallel.threads = threads
+        defer { Parallel.threads = 1 }
+        let ho = (h + 2 * pad - k) / stride + 1, wo = (w + 2 * pad - k) / stride + 1
+        let g = PatchGeometry(batch: n, height: h, width: w, channels: cin, kernel: k, stride: stride, pad: pad,
+                              gridHeight: ho, gridWidth: wo)
+        var x = randomArray(n * h * w * cin, seed: 11), wt = randomArray(cout * cin * k * k, seed: 12), b = randomArray(cout, seed: 13)
+        let r = randomArray(n * ho * wo * cout, seed: 14)
+        var scratch = [Float](repeating: 0, count: conv2dScratchCount(g, cout: cout))
+        var y = [Float](repeating: 0, count: n * ho * wo * cout)
+        x.ptr { xp in wt.ptr { wp in b.ptr { bp in y.ptr { yp in scratch.ptr { sp in
+            conv2dForward(x: xp, g, weight: wp, bias: bp, cout: cout, y: yp, scratch: sp)
+        } } } } }
+        let naive = { (x: [Float], wt: [Float], b: [Float]) in
+            naiveConv2d(x: x, n: n, h: h, w: w, cin: cin, weight: wt, bias: b, cout: cout, k: k, stride: stride, pad: pad).y
+        }
+        let label = "conv2d k\(k) s\(stride) p\(pad) \(h)x\(w)"
+        assertClose(y, naive(x, wt, b), "\(label) forward")
+
+        var dy = r, dx = [Float](repeating: 7, count: x.count)
+        var dw = [Float](repeating: 0, count: wt.count), db = [Float](repeating: 0, count: cout)
+        x.ptr { xp in wt.ptr { wp in dy.ptr { dyp in dx.ptr { dxp in dw.ptr { dwp in db.ptr { dbp in scratch.ptr { sp in
+            conv2dBackward(x: xp, g, weight: wp, cout: cout, dy: dyp, dx: dxp, dWeight: dwp, dBias: dbp, scratch: sp)
+        } } } } } } }
+        checkGradient("\(label) dx", samples: samples, values: &x, analytic: dx, eps: 0.5) { dot(naive($0, wt, b), r) }
+        checkGradient("\(label) dW", samples: samples, values: &wt, analytic: dw, eps: 0.5) { dot(naive(x, $0, b), r) }
+        checkGradient("\(label) db", samples: samples, values: &b, analytic: db, eps: 0.5) { dot(naive(x, wt, $0), r) }
+    }
+
+    func testConv2d3x3Stride1() { checkConv2d(n: 2, h: 6, w: 5, cin: 3, cout: 4, k: 3, stride: 1, pad: 1) }
+    func testConv2d3x3Stride2OddSize() { checkConv2d(n: 2, h: 7, w: 9, cin: 2, cout: 5, k: 3, stride: 2, pad: 1) }
+    func testConv2dPatchify() { checkConv2d(n: 2, h: 8, w: 12, cin: 3, cout: 4, k: 4, stride: 4, pad: 0) }
+    func testConv2dTwoThreads() { checkConv2d(n: 3, h: 10, w: 10, cin: 4, cout: 6, k: 3, stride: 1, pad: 1, threads: 2) }
+
+    func testConv2dManyChunks() {
+        // More output rows than one chunk holds (chunks of ~2^20 floats / patch size).
+        checkConv2d(n: 2, h: 64, w: 64, cin: 64, cout: 3, k: 3, stride: 1, pad: 1, samples: 4)
+    }
+
+    func checkConvTranspose(n: Int, h: Int, w: Int, cin: Int, cout: Int, threads: Int = 1, samples: Int = 48) {
+        Parallel.threads = threads
+        defer { Parallel.threads = 1 }
+        let k = 4, stride = 2, pad = 1, ho = 2 * h, wo = 2 * w
+        let g = PatchGeometry(batch: n, height: ho, width: wo, channels: cout, kernel: k, stride: stride, pad: pad,
+                              gridHeight: h, gridWidth: w)
+        var x = randomArray(n * h * w * cin, seed: 21), wt = randomArray(cin * cout * k * k, seed: 22), b = randomArray(cout, seed: 23)
+        let r = randomArray(n * ho * wo * cout, seed: 24)
+        var scratch = [Float](repeating: 0, count: convTranspose2dScratchCount(g, cin: cin))
+        var y = [Float](repeating: 0, count: r.count)
+        x.ptr { xp in wt.ptr { wp in b.ptr { bp in y.ptr { yp in scratch.ptr { sp in
+            convTranspose2dForward(x: xp, cin: cin, g, weight: wp, bias: bp, y: yp, scratch: sp)
+        } } } } }
+        let naive = { (x: [Float], wt: [Float], b: [Float]) in
+            naiveConvTranspose2d(x: x, n: n, h: h, w: w, cin: cin, weight: wt, bias: b, cout: cout, k: k, stride: stride, pad: pad).y
+        }
+        assertClose(y, naive(x, wt, b), "convT forward")
+        var dy = r, dx = [Float](repeating: 3, count: x.count)
+        var dw = [Float](repeating: 0, count: wt.count), db = [Float](repeating: 0, count: cout)
+        x.ptr { xp in wt.ptr { wp in dy.ptr { dyp in dx.ptr { dxp in dw.ptr { dwp in db.ptr { dbp in scratch.ptr { sp in
+            convTranspose2dBackward(x: xp, cin: cin, g, weight: wp, dy: dyp, dx: dxp, dWeight: dwp, dBias: dbp, scratch: sp)
+        } } } } } } }
+        checkGradient("convT dx", samples: samples, values: &x, analytic: dx, eps: 0.5) { dot(naive($0, wt, b), r) }
+        checkGradient("convT dW", samples: samples, values: &wt, analytic: dw, eps: 0.5) { dot(naive(x, $0, b), r) }
+        checkGradient("convT db", samples: samples, values: &b, analytic: db, eps: 0.5) { dot(naive(x, wt, $0), r) }
+    }
+
+    func testConvTranspose() { checkConvTranspose(n: 2, h: 3, w: 5, cin: 3, cout: 4) }
+    func testConvTransposeTwoThreads() { checkConvTranspose(n: 3, h: 7, w: 6, cin: 8, cout: 16, threads: 2) }
+    func testConvTransposeManyChunks() { checkConvTranspose(n: 2, h: 32, w: 32, cin: 2, cout: 64, samples: 4) }
+}

@@ -1,0 +1,96 @@
+// GELU (erf form), dropout masks, global average pooling and softmax cross-entropy.
+@testable import Kernels
+import Foundation
+import XCTest
+
+final class ElementwiseTests: XCTestCase {
+    func exactGELU(_ x: Double) -> Double { 0.5 * x * (1 + erf(x / 2.0.squareRoot())) }
+
+    func testFastExpAndGELUAccuracy() {
+        var worstExp: Double = 0
+        for i in -8000...8000 {
+            let x = Float(i) * 0.01
+            worstExp = max(worstExp, abs(Double(fastExp(x)) - exp(Double(x))) / exp(Double(x)))
+        }
+        XCTAssertLessThan(worstExp, 3e-7)
+        var worst: Double = 0
+        for i in -1000...1000 {
+            let x = Double(i) * 0.01
+            worst = max(worst, abs(Double(geluValue(Float(x))) - exactGELU(x)) / max(1, abs(x)))
+        }
+        XCTAssertLessThan(worst, 4e-7)
+    }
+
+    func testGELUGradientWithDropoutMask() {
+        let n = 500
+        var x = randomArray(n, seed: 91, scale: 2)
+        var mask = [Float](repeating: 0, count: n)
+        mask.ptr { dropoutMask(count: n, probability: 0.3, key: (1, 2, 3), into: $0) }
+        let r = randomArray(n, seed: 92)
+        var dx = [Float](repeating: 0, count: n), dy = r
+        x.ptr { xp in mask.ptr { m in dy.ptr { g in dx.ptr { d in geluBackward(x: xp, mask: m, dy: g, dx: d, count: n) } } } }
+        checkGradient("gelu", values: &x, analytic: dx, eps: 1e-3, rtol: 1e-4) { xs in
+            zip(xs.indices, xs).reduce(0.0) { $0 + self.exactGELU(Double($1.1)) * Double(mask[$1.0]) * Double(r[$1.0]) }
+        }
+        var y = [Float](repeating: 0, count: n)
+        x.ptr { xp in mask.ptr { m in y.ptr { geluForward(x: xp, mask: m, y: $0, count: n) } } }
+        for i in 0..<n { XCTAssertEqual(Double(y[i]), exactGELU(Double(x[i])) * Double(mask[i]), accuracy: 2e-6) }
+    }
+
+    func testDropoutMaskIsKeyedAndThreadIndependent() {
+        let n = 1 << 20
+        func mask(threads: Int, key: (UInt64, UInt64, UInt64)) -> [Float] {
+            Parallel.threads = threads
+            defer { Parallel.threads = 1 }
+            var m = [Float](repeating: -1, count: n)
+            m.ptr { dropoutMask(count: n, probability: 0.25, key: key, into: $0) }
+            return m
+        }
+        let a = mask(threads: 1, key: (7, 0, 1))
+        XCTAssertEqual(a, mask(threads: 2, key: (7, 0, 1)))
+        XCTAssertNotEqual(a, mask(threads: 1, key: (7, 1, 1)))
+        let dropped = Double(a.filter { $0 == 0 }.count) / Double(n)
+        XCTAssertEqual(dropped, 0.25, accuracy: 0.003)
+        XCTAssertTrue(a.allSatisfy { $0 == 0 || $0 == Float(1) / Float(0.75) })
+    }
+
+    func testGlobalAveragePool() {
+        let n = 3, pixels = 10, c = 4
+        var x = randomArray(n * pixels * c, seed: 101)
+        let r = randomArray(n * c, seed: 102)
+        let forward = { (x: [Float]) -> [Float] in
+            var x = x, y = [Float](repeating: 0, count: n * c)
+            x.ptr { xp in y.ptr { globalAveragePoolForward(x: xp, batch: n, pixels: pixels, channels: c, y: $0) } }
+            return y
+        }
+        let y = forward(x)
+        XCTAssertEqual(y[1 * c + 2], (0..<pixels).map { x[(1 * pixels + $0) * c + 2] }.reduce(0, +) / Float(pixels), accuracy: 1e-6)
+        var dy = r, dx = [Float](repeating: 0, count: x.count)
+        dy.ptr { g in dx.ptr { globalAveragePoolBackward(dy: g, batch: n, pixels: pixels, channels: c, dx: $0, accumulate: false) } }
+        checkGradient("pool", values: &x, analytic: dx, eps: 0.5) { dot(forward($0), r) }
+    }
+
+    func testCrossEntropyLossGradientAndTopK() {
+        let n = 6, k = 7
+        var logits = randomArray(n * k, seed: 111, scale: 2)
+        var labels: [Int32] = [0, 3, 6, 2, 2, 5]
+        var d = [Float](repeating: 0, count: n * k)
+        let (loss, counts) = logits.ptr { l in labels.withUnsafeMutableBufferPointer { lb in d.ptr {
+            softmaxCrossEntropy(logits: l, labels: lb.baseAddress!, batch: n, classes: k, dLogits: $0)
+        } } }
+        func reference(_ z: [Float]) -> Double {
+            (0..<n).reduce(0.0) { acc, i in
+                let row = (0..<k).map { Double(z[i * k + $0]) }
+                let m = row.max()!
+                return acc + (log(row.map { exp($0 - m) }.reduce(0, +)) + m - row[Int(labels[i])])
+            } / Double(n)
+        }
+        XCTAssertEqual(Double(loss), reference(logits), accuracy: 1e-6)
+        checkGradient("cross-entropy", values: &logits, analytic: d, eps: 1e-3, rtol: 1e-3) { reference($0) }
+        let top1 = (0..<n).filter { i in let row = Array(logits[(i * k)..<((i + 1) * k)]); return row.indices.max { row[$0] < row[$1] }! == Int(labels[i]) }.count
+        let top5 = (0..<n).filter { i in let row = Array(logits[(i * k)..<((i + 1) * k)]); return row.filter { $0 > row[Int(labels[i])] }.count < 5 }.count
+        XCTAssertEqual(counts.top1, top1)
+        XCTAssertEqual(counts.top5, top5)
+        XCTAssertEqual(counts.samples, n)
+    }
+}
