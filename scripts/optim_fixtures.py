@@ -24,27 +24,38 @@ def lion_step(p, grad, exp_avg, *, lr, beta1, beta2, weight_decay):
     exp_avg.mul_(beta2).add_(grad, alpha=1 - beta2)
 
 
-def run_optimizer(kind, hp, seed):
-    """param.0, grad.<t>, param.<t+1> for STEPS steps of the optimizer `kind` with hyperparameters hp."""
-    torch.manual_seed(seed)
-    p = nn.Parameter(torch.randn(N))
-    grads = [torch.randn(N) for _ in range(STEPS)]
-    out = {"param.0": p.detach().clone()}
-    if kind == "adamw":
-        opt = torch.optim.AdamW([p], lr=hp["lr"], betas=(hp["beta1"], hp["beta2"]), eps=hp["eps"],
-                                weight_decay=hp["weight_decay"])
-    elif kind == "sgd":
-        opt = torch.optim.SGD([p], lr=hp["lr"], momentum=hp["momentum"], dampening=hp["dampening"],
-                              nesterov=hp["nesterov"], weight_decay=hp["weight_decay"])
-    exp_avg = torch.zeros(N)
-    for t, g in enumerate(grads):
-        if kind == "lion":
+def make_stepper(kind, p, hp):
+    """A function that applies one step of optimizer `kind` (hyperparameters hp) to p, given a grad."""
+    if kind == "lion":
+        exp_avg = torch.zeros_like(p)
+
+        def lion(g):
             with torch.no_grad():
                 lion_step(p, g, exp_avg, lr=hp["lr"], beta1=hp["beta1"], beta2=hp["beta2"],
                           weight_decay=hp["weight_decay"])
-        else:
-            p.grad = g.clone()
-            opt.step()
+        return lion
+    if kind == "adamw":
+        opt = torch.optim.AdamW([p], lr=hp["lr"], betas=(hp["beta1"], hp["beta2"]), eps=hp["eps"],
+                                weight_decay=hp["weight_decay"])
+    else:
+        opt = torch.optim.SGD([p], lr=hp["lr"], momentum=hp["momentum"], dampening=hp["dampening"],
+                              nesterov=hp["nesterov"], weight_decay=hp["weight_decay"])
+
+    def torch_step(g):
+        p.grad = g.clone()
+        opt.step()
+    return torch_step
+
+
+def run_optimizer(kind, hp, seed):
+    """param.0, grad.<t>, param.<t+1> for STEPS steps of optimizer `kind` on one random tensor."""
+    torch.manual_seed(seed)
+    p = nn.Parameter(torch.randn(N))
+    grads = [torch.randn(N) for _ in range(STEPS)]
+    step = make_stepper(kind, p, hp)
+    out = {"param.0": p.detach().clone()}
+    for t, g in enumerate(grads):
+        step(g)
         out[f"grad.{t}"] = g
         out[f"param.{t + 1}"] = p.detach().clone()
     return out
@@ -98,7 +109,7 @@ def write_schedules(path):
     for name, (T, params, make) in SCHEDULES.items():
         opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=BASE_LR)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # SequentialLR's internal step(epoch) deprecation notice
+            warnings.simplefilter("ignore")  # some torch versions warn from inside SequentialLR
             sched = make(opt)
             lrs = []
             for _ in range(T):
