@@ -1,0 +1,334 @@
+// WaveMix: the official network (wavemix 0.2.4, classification.WaveMix) as forward/backward passes
+// over the flat parameter buffer and the activation arena. NHWC throughout; images arrive as
+// [n, H, W, in_chans] Float.
+import Kernels
+
+/// Where dropout masks come from in a training forward pass.
+public enum DropoutSource {
+    /// Drawn from streams keyed by (seed, step, layer): a pure function of the key.
+    case keyed(seed: UInt64, step: UInt64)
+    /// 0/1 keep masks in NHWC order, by official module name (`layers.0.feedforward.2`): replays
+    /// the masks a PyTorch run drew, for parity tests.
+    case masks([String: [Float]])
+}
+
+public final class WaveMixModel {
+    public let config: WaveMixConfig
+    public let imageHeight: Int, imageWidth: Int
+    let arch: Architecture
+    let geo: Geometry
+
+    /// All parameters, official names and shapes, in forward order (see `parameterTable`).
+    public let parameters: UnsafeMutableBufferPointer<Float>
+    /// Gradients, same layout; backward adds into them.
+    public let gradients: UnsafeMutableBufferPointer<Float>
+    /// BatchNorm running means and variances (see `bufferTable`).
+    public let buffers: UnsafeMutableBufferPointer<Float>
+    /// num_batches_tracked of each BatchNorm, named by `counterNames`.
+    public var batchCounters: [Int64]
+
+    /// Sums per-channel BatchNorm statistics across replicas in place (synchronised BatchNorm).
+    /// Called in training forward with [Σx (c), Σx² (c), rows] and in backward with [Σdy, Σdy·(x-μ)].
+    public var statisticsReducer: ((UnsafeMutableBufferPointer<Double>) -> Void)?
+    /// Called during backward with an offset: every gradient at that offset or above is final.
+    public var gradientsReady: ((Int) -> Void)?
+
+    private var workspace: Workspace?
+
+    public var parameterTable: TensorTable { arch.parameters }
+    public var bufferTable: TensorTable { arch.buffers }
+    public var counterNames: [String] { arch.counters }
+    public var parameterCount: Int { arch.parameters.total }
+    /// Floats held by the activation arena (0 before the first forward pass).
+    public var workspaceFloats: Int { workspace?.floatsAllocated ?? 0 }
+
+    /// Builds the model with PyTorch's default initialisation drawn from `seed`.
+    public init(config: WaveMixConfig, imageHeight: Int, imageWidth: Int, seed: UInt64 = 0) throws(ConfigError) {
+        try config.validate(height: imageHeight, width: imageWidth)
+        self.config = config
+        self.imageHeight = imageHeight; self.imageWidth = imageWidth
+        arch = Architecture(config)
+        geo = Geometry(config, height: imageHeight, width: imageWidth)
+        parameters = .allocate(capacity: arch.parameters.total)
+        gradients = .allocate(capacity: arch.parameters.total)
+        buffers = .allocate(capacity: arch.buffers.total)
+        gradients.initialize(repeating: 0)
+        batchCounters = Array(repeating: 0, count: arch.counters.count)
+        initializeParameters(seed: seed)
+    }
+
+    deinit {
+        parameters.deallocate()
+        gradients.deallocate()
+        buffers.deallocate()
+    }
+
+    public func zeroGradients() { gradients.update(repeating: 0) }
+
+    /// Makes sure the arena holds batches of up to `batch` samples (reallocates only to grow).
+    public func reserve(batch: Int) {
+        if let w = workspace, w.batch >= batch { return }
+        workspace = Workspace(config, arch, geo, batch: batch, dropout: config.dropout > 0)
+    }
+
+    // MARK: Forward
+
+    /// Runs the network on `input` [n, H, W, in_chans] and returns the logits [n, num_classes].
+    /// Training mode uses batch statistics (updating the running ones) and dropout.
+    @discardableResult
+    public func forward(input: UnsafePointer<Float>, batch n: Int, training: Bool,
+                        dropout: DropoutSource = .keyed(seed: 0, step: 0)) -> UnsafeMutablePointer<Float> {
+        reserve(batch: n)
+        let ws = workspace!
+        stemForward(input, n, training, ws)
+        for block in arch.blocks {
+            blockForward(block, n, training, dropout, ws)
+        }
+        let c = config.finalDim
+        globalAveragePoolForward(x: ws.stream[config.depth], batch: n, pixels: geo.blockHeight * geo.blockWidth,
+                                 channels: c, y: ws.pooled)
+        denseForward(x: ws.pooled, ldx: c, rows: n, cin: c, weight: p(arch.head.weight), bias: p(arch.head.bias),
+                     cout: config.numClasses, y: ws.logits, ldy: config.numClasses)
+        return ws.logits
+    }
+
+    private func stemForward(_ input: UnsafePointer<Float>, _ n: Int, _ training: Bool, _ ws: Workspace) {
+        var x = input
+        for (i, conv) in arch.stem.convs.enumerated() {
+            let out = ws.stemOutputs[i]
+            conv2dForward(x: x, stemGeometry(i, n), weight: p(conv.weight), bias: p(conv.bias), cout: conv.cout,
+                          y: out, scratch: ws.convScratch)
+            x = UnsafePointer(out)
+        }
+        if let norm = arch.stem.norm {
+            let pixels = n * geo.blockHeight * geo.blockWidth
+            geluForward(x: x, mask: nil, y: ws.stemActivated!, count: pixels * norm.channels)
+            batchNorm(norm, x: ws.stemActivated!, ldx: norm.channels, rows: pixels, training: training,
+                      statistics: ws.stemStatistics!, residual: nil, ldr: 0, y: ws.stream[0], ldy: norm.channels, ws)
+        }
+    }
+
+    private func blockForward(_ block: WaveBlock, _ n: Int, _ training: Bool, _ dropout: DropoutSource, _ ws: Workspace) {
+        let c = config.finalDim, c4 = c / 4, levels = config.level
+        let acts = ws.blocks[block.index]
+        let x = ws.stream[block.index], out = ws.stream[block.index + 1]
+        let pixels = n * geo.blockHeight * geo.blockWidth
+        dense(block.reduction, x: x, ldx: c, rows: pixels, y: acts.reduced, ldy: c4)
+        // Wavelet levels: level k transforms level k-1's LL channels (the reduction output at k = 1).
+        for k in 1...levels {
+            let (h, w) = geo.levelSize(k - 1)
+            let source = k == 1 ? acts.reduced : acts.levels[k - 2]
+            haarForward(x: source, ldx: k == 1 ? c4 : levelWidth(k - 1), batch: n, height: h, width: w, channels: c4,
+                        y: acts.levels[k - 1], ldy: levelWidth(k))
+        }
+        // Feedforwards from the deepest level up; each writes into the level above (after its own
+        // c channels), and the level-1 one adds the residual into the block output.
+        for k in stride(from: levels, through: 1, by: -1) {
+            let ff = block.feedforwards[k - 1]
+            let (h, w) = geo.levelSize(k)
+            let rows = n * h * w, m = ff.expand.cout
+            dense(ff.expand, x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows, y: acts.expanded[k - 1], ldy: m)
+            var mask: UnsafeMutablePointer<Float>? = nil
+            if training, config.dropout > 0, let buffer = acts.masks[k - 1] {
+                fillDropoutMask(ff, layer: block.index * 4 + k - 1, count: rows * m, source: dropout, into: buffer)
+                mask = buffer
+            }
+            geluForward(x: acts.expanded[k - 1], mask: mask, y: acts.activated[k - 1], count: rows * m)
+            dense(ff.project, x: acts.activated[k - 1], ldx: m, rows: rows, y: acts.projected[k - 1], ldy: ff.project.cout)
+            convTranspose2dForward(x: acts.projected[k - 1], cin: ff.upsample.cin, upsampleGeometry(k, n, ff),
+                                   weight: p(ff.upsample.weight), bias: p(ff.upsample.bias),
+                                   y: acts.upsampled[k - 1], scratch: ws.convScratch)
+            let (ph, pw) = geo.levelSize(k - 1)
+            let target = k == 1 ? out : acts.levels[k - 2] + c
+            batchNorm(ff.norm, x: acts.upsampled[k - 1], ldx: ff.norm.channels, rows: n * ph * pw, training: training,
+                      statistics: acts.statistics[k - 1], residual: k == 1 ? x : nil, ldr: c,
+                      y: target, ldy: k == 1 ? c : levelWidth(k - 1), ws)
+        }
+    }
+
+    private func batchNorm(_ norm: BatchNormLayer, x: UnsafePointer<Float>, ldx: Int, rows: Int, training: Bool,
+                           statistics: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, ldr: Int,
+                           y: UnsafeMutablePointer<Float>, ldy: Int, _ ws: Workspace) {
+        let c = norm.channels
+        let mean = statistics, invStd = statistics + c
+        let runningMean = buffers.baseAddress! + norm.runningMean, runningVar = buffers.baseAddress! + norm.runningVar
+        if training {
+            ws.sums.update(repeating: 0, count: 2 * c + 1)
+            batchNormForwardSums(x: x, ldx: ldx, rows: rows, channels: c, sums: ws.sums)
+            ws.sums[2 * c] = Double(rows)
+            statisticsReducer?(UnsafeMutableBufferPointer(start: ws.sums, count: 2 * c + 1))
+            batchNormFinishStatistics(sums: ws.sums, count: Int(ws.sums[2 * c]), channels: c, eps: 1e-5, momentum: 0.1,
+                                      mean: mean, invStd: invStd, runningMean: runningMean, runningVar: runningVar)
+            batchCounters[norm.counter] += 1
+        } else {
+            mean.update(from: runningMean, count: c)
+            batchNormEvalInvStd(runningVar: runningVar, channels: c, eps: 1e-5, invStd: invStd)
+        }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * c) { affine in
+            let scale = affine.baseAddress!, shift = scale + c
+            batchNormAffine(gamma: p(norm.weight), beta: p(norm.bias), mean: mean, invStd: invStd, channels: c,
+                            scale: scale, shift: shift)
+            batchNormApply(x: x, ldx: ldx, rows: rows, channels: c, scale: scale, shift: shift,
+                           residual: residual, ldr: ldr, y: y, ldy: ldy)
+        }
+    }
+
+    private func fillDropoutMask(_ ff: FeedForward, layer: Int, count: Int, source: DropoutSource,
+                                 into mask: UnsafeMutablePointer<Float>) {
+        switch source {
+        case let .keyed(seed, step):
+            dropoutMask(count: count, probability: Float(config.dropout), key: (seed, step, UInt64(layer)), into: mask)
+        case let .masks(table):
+            guard let keep = table[ff.dropoutName], keep.count == count else {
+                preconditionFailure("no dropout mask of \(count) values for \(ff.dropoutName)")
+            }
+            let scale = Float(1) / Float(1 - config.dropout)
+            for i in 0..<count { mask[i] = keep[i] * scale }
+        }
+    }
+
+    // MARK: Loss and backward
+
+    /// Mean cross-entropy of the last forward pass's logits; writes its gradient for `backward`.
+    public func crossEntropy(labels: UnsafePointer<Int32>, batch n: Int) -> (loss: Float, counts: ClassificationCounts) {
+        let ws = workspace!
+        return softmaxCrossEntropy(logits: ws.logits, labels: labels, batch: n, classes: config.numClasses, dLogits: ws.dLogits)
+    }
+
+    /// Counts (loss sum, top-1, top-5) of the last forward pass, without a gradient.
+    public func evaluate(labels: UnsafePointer<Int32>, batch n: Int) -> ClassificationCounts {
+        softmaxCrossEntropy(logits: workspace!.logits, labels: labels, batch: n, classes: config.numClasses, dLogits: nil).counts
+    }
+
+    /// The gradient of the loss with respect to the logits (written by `crossEntropy`; callers
+    /// may overwrite it with the gradient of another loss before `backward`).
+    public var logitsGradient: UnsafeMutablePointer<Float> { workspace!.dLogits }
+
+    /// Adds the gradient of the last training forward pass's loss to `gradients`.
+    public func backward(input: UnsafePointer<Float>, batch n: Int) {
+        let ws = workspace!
+        let c = config.finalDim
+        Kernels.denseBackward(x: ws.pooled, ldx: c, rows: n, cin: c, weight: p(arch.head.weight), cout: config.numClasses,
+                      dy: ws.dLogits, lddy: config.numClasses, dx: ws.dPooled, lddx: c, accumulateDx: false,
+                      dWeight: g(arch.head.weight), dBias: g(arch.head.bias))
+        gradientsReady?(arch.head.weight)
+        globalAveragePoolBackward(dy: ws.dPooled, batch: n, pixels: geo.blockHeight * geo.blockWidth, channels: c,
+                                  dx: ws.dStream, accumulate: false)
+        for block in arch.blocks.reversed() {
+            blockBackward(block, n, ws)
+        }
+        stemBackward(input, n, ws)
+        gradientsReady?(0)
+    }
+
+    private func blockBackward(_ block: WaveBlock, _ n: Int, _ ws: Workspace) {
+        let c = config.finalDim, c4 = c / 4, levels = config.level
+        let acts = ws.blocks[block.index]
+        let x = ws.stream[block.index]
+        let pixels = n * geo.blockHeight * geo.blockWidth
+        for k in 1...levels {
+            let ff = block.feedforwards[k - 1]
+            let (h, w) = geo.levelSize(k), (ph, pw) = geo.levelSize(k - 1)
+            let rows = n * h * w, m = ff.expand.cout
+            let dOut = k == 1 ? ws.dStream : ws.dLevels[k - 2] + c
+            batchNormBackward(ff.norm, x: acts.upsampled[k - 1], rows: n * ph * pw, statistics: acts.statistics[k - 1],
+                              dy: dOut, lddy: k == 1 ? c : levelWidth(k - 1), dx: ws.dUpsampled, ws)
+            convTranspose2dBackward(x: acts.projected[k - 1], cin: ff.upsample.cin, upsampleGeometry(k, n, ff),
+                                    weight: p(ff.upsample.weight), dy: ws.dUpsampled, dx: ws.dProjected,
+                                    dWeight: g(ff.upsample.weight), dBias: g(ff.upsample.bias), scratch: ws.convScratch)
+            denseBackward(ff.project, x: acts.activated[k - 1], ldx: m, rows: rows, dy: ws.dProjected,
+                          dx: ws.dExpanded, lddx: m, accumulate: false)
+            geluBackward(x: acts.expanded[k - 1], mask: acts.masks[k - 1].map { UnsafePointer($0) },
+                         dy: ws.dExpanded, dx: ws.dExpanded, count: rows * m)
+            denseBackward(ff.expand, x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows, dy: ws.dExpanded,
+                          dx: ws.dLevels[k - 1], lddx: levelWidth(k), accumulate: false)
+            gradientsReady?(ff.firstOffset)
+        }
+        // Wavelet levels, deepest first: level k's gradient flows into level k-1's LL channels.
+        for k in stride(from: levels, through: 1, by: -1) {
+            let (h, w) = geo.levelSize(k - 1)
+            haarBackward(dy: ws.dLevels[k - 1], lddy: levelWidth(k), batch: n, height: h, width: w, channels: c4,
+                         dx: k == 1 ? ws.dReduced : ws.dLevels[k - 2], lddx: k == 1 ? c4 : levelWidth(k - 1),
+                         accumulate: k != 1)
+        }
+        // dStream holds the gradient of the block output, which is also the residual's; the
+        // reduction adds the path through the block.
+        denseBackward(block.reduction, x: x, ldx: c, rows: pixels, dy: ws.dReduced, dx: ws.dStream, lddx: c, accumulate: true)
+        gradientsReady?(block.firstOffset)
+    }
+
+    private func stemBackward(_ input: UnsafePointer<Float>, _ n: Int, _ ws: Workspace) {
+        var dy = UnsafeMutablePointer(ws.dStream)
+        if let norm = arch.stem.norm {
+            let pixels = n * geo.blockHeight * geo.blockWidth
+            batchNormBackward(norm, x: ws.stemActivated!, rows: pixels, statistics: ws.stemStatistics!,
+                              dy: ws.dStream, lddy: norm.channels, dx: ws.dStemA, ws)
+            geluBackward(x: ws.stemOutputs[2], mask: nil, dy: ws.dStemA, dx: ws.dStemA, count: pixels * norm.channels)
+            dy = ws.dStemA
+        }
+        for i in arch.stem.convs.indices.reversed() {
+            let conv = arch.stem.convs[i]
+            // Ping-pong: the gradient for conv i's input goes to whichever buffer dy is not.
+            let dx: UnsafeMutablePointer<Float>? = i == 0 ? nil : (dy == ws.dStemA ? ws.dStemB : ws.dStemA)
+            conv2dBackward(x: i == 0 ? input : UnsafePointer(ws.stemOutputs[i - 1]), stemGeometry(i, n),
+                           weight: p(conv.weight), cout: conv.cout, dy: dy, dx: dx,
+                           dWeight: g(conv.weight), dBias: g(conv.bias), scratch: ws.convScratch)
+            if let dx { dy = dx }
+        }
+    }
+
+    private func batchNormBackward(_ norm: BatchNormLayer, x: UnsafePointer<Float>, rows: Int,
+                                   statistics: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, lddy: Int,
+                                   dx: UnsafeMutablePointer<Float>, _ ws: Workspace) {
+        let c = norm.channels
+        let mean = statistics, invStd = statistics + c
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * c) { local in
+            let localSums = local.baseAddress!
+            localSums.update(repeating: 0, count: 2 * c)
+            batchNormBackwardSums(x: x, ldx: c, dy: dy, lddy: lddy, rows: rows, channels: c, mean: mean, sums: localSums)
+            ws.sums.update(from: localSums, count: 2 * c)
+            var count = rows
+            if let reduce = statisticsReducer {
+                ws.sums[2 * c] = Double(rows)
+                reduce(UnsafeMutableBufferPointer(start: ws.sums, count: 2 * c + 1))
+                count = Int(ws.sums[2 * c])
+            }
+            batchNormBackwardApply(x: x, ldx: c, dy: dy, lddy: lddy, rows: rows, channels: c, count: count,
+                                   mean: mean, invStd: invStd, gamma: p(norm.weight), localSums: localSums, sums: ws.sums,
+                                   dGamma: g(norm.weight), dBeta: g(norm.bias), dx: dx, lddx: c)
+        }
+    }
+
+    // MARK: Helpers
+
+    @inline(__always) private func p(_ offset: Int) -> UnsafeMutablePointer<Float> { parameters.baseAddress! + offset }
+    @inline(__always) private func g(_ offset: Int) -> UnsafeMutablePointer<Float> { gradients.baseAddress! + offset }
+
+    /// Channels of the level-k buffer: its own cat(LL, details), plus the deeper level's output below level J.
+    private func levelWidth(_ k: Int) -> Int { k == config.level ? config.finalDim : config.finalDim * 3 / 2 }
+
+    private func stemGeometry(_ i: Int, _ n: Int) -> PatchGeometry {
+        let conv = arch.stem.convs[i]
+        let (h, w) = i == 0 ? (geo.height, geo.width) : geo.stemSizes[i - 1]
+        return PatchGeometry(batch: n, height: h, width: w, channels: conv.cin, kernel: conv.kernel, stride: conv.stride,
+                             pad: conv.pad, gridHeight: geo.stemSizes[i].0, gridWidth: geo.stemSizes[i].1)
+    }
+
+    private func upsampleGeometry(_ k: Int, _ n: Int, _ ff: FeedForward) -> PatchGeometry {
+        let (h, w) = geo.levelSize(k - 1), (gh, gw) = geo.levelSize(k)
+        return PatchGeometry(batch: n, height: h, width: w, channels: ff.upsample.cout, kernel: 4, stride: 2, pad: 1,
+                             gridHeight: gh, gridWidth: gw)
+    }
+
+    private func dense(_ layer: DenseLayer, x: UnsafePointer<Float>, ldx: Int, rows: Int, y: UnsafeMutablePointer<Float>, ldy: Int) {
+        denseForward(x: x, ldx: ldx, rows: rows, cin: layer.cin, weight: p(layer.weight), bias: p(layer.bias),
+                     cout: layer.cout, y: y, ldy: ldy)
+    }
+
+    private func denseBackward(_ layer: DenseLayer, x: UnsafePointer<Float>, ldx: Int, rows: Int, dy: UnsafePointer<Float>,
+                               dx: UnsafeMutablePointer<Float>, lddx: Int, accumulate: Bool) {
+        Kernels.denseBackward(x: x, ldx: ldx, rows: rows, cin: layer.cin, weight: p(layer.weight), cout: layer.cout,
+                              dy: dy, lddy: layer.cout, dx: dx, lddx: lddx, accumulateDx: accumulate,
+                              dWeight: g(layer.weight), dBias: g(layer.bias))
+    }
+}

@@ -1,0 +1,147 @@
+// The activation arena: every tensor one training step needs, carved out of a single allocation
+// sized once for (configuration, image size, largest batch). Nothing is allocated per step.
+import Kernels
+
+/// Activations of one wave block. Arrays are indexed by level - 1.
+struct BlockActivations {
+    var reduced: UnsafeMutablePointer<Float>        // reduction output [P, c/4]
+    var levels: [UnsafeMutablePointer<Float>]       // cat(LL, details[, deeper output]) [P_k, width_k]
+    var expanded: [UnsafeMutablePointer<Float>]     // first 1x1 conv output, GELU input [P_k, c*mult]
+    var activated: [UnsafeMutablePointer<Float>]    // GELU * dropout [P_k, c*mult]
+    var masks: [UnsafeMutablePointer<Float>?]       // dropout multipliers [P_k, c*mult]
+    var projected: [UnsafeMutablePointer<Float>]    // second 1x1 conv output [P_k, ff_channel]
+    var upsampled: [UnsafeMutablePointer<Float>]    // transposed conv output, BatchNorm input [P_{k-1}, cout_k]
+    var statistics: [UnsafeMutablePointer<Float>]   // BatchNorm mean then invStd [2 * cout_k]
+}
+
+/// Sizes that follow from the configuration and the input size.
+struct Geometry {
+    let height: Int, width: Int           // input image
+    let stemSizes: [(Int, Int)]            // output size of each stem conv
+    let blockHeight: Int, blockWidth: Int  // after the stem
+    init(_ config: WaveMixConfig, height: Int, width: Int) {
+        self.height = height; self.width = width
+        switch config.initialConv {
+        case .strided:
+            let once = { (s: Int) in (s - 1) / config.stride + 1 }
+            stemSizes = [(once(height), once(width)), (once(once(height)), once(once(width)))]
+        case .pachify:
+            stemSizes = [(height, width), (height, width), (height / config.patchSize, width / config.patchSize)]
+        }
+        (blockHeight, blockWidth) = stemSizes.last!
+    }
+    func levelSize(_ k: Int) -> (Int, Int) { (blockHeight >> k, blockWidth >> k) }
+}
+
+final class Workspace {
+    let batch: Int
+    private let floats: UnsafeMutablePointer<Float>
+    private let floatCount: Int
+    let sums: UnsafeMutablePointer<Double>  // BatchNorm statistics [2c + 1]
+
+    // Forward
+    var stemOutputs: [UnsafeMutablePointer<Float>] = []   // each stem conv's output (the last is the block input for strided)
+    var stemActivated: UnsafeMutablePointer<Float>?       // pachify: GELU output, BatchNorm input
+    var stemStatistics: UnsafeMutablePointer<Float>?
+    var stream: [UnsafeMutablePointer<Float>] = []        // residual stream x_0 ... x_depth [P, c]
+    var blocks: [BlockActivations] = []
+    var pooled: UnsafeMutablePointer<Float>
+    var logits: UnsafeMutablePointer<Float>
+    // Backward
+    var dLogits: UnsafeMutablePointer<Float>
+    var dPooled: UnsafeMutablePointer<Float>
+    var dStream: UnsafeMutablePointer<Float>              // gradient of the residual stream [P, c]
+    var dReduced: UnsafeMutablePointer<Float>
+    var dLevels: [UnsafeMutablePointer<Float>] = []
+    var dUpsampled: UnsafeMutablePointer<Float>
+    var dProjected: UnsafeMutablePointer<Float>
+    var dExpanded: UnsafeMutablePointer<Float>
+    var dStemA: UnsafeMutablePointer<Float>, dStemB: UnsafeMutablePointer<Float>
+    var convScratch: UnsafeMutablePointer<Float>
+
+    var floatsAllocated: Int { floatCount }
+
+    init(_ config: WaveMixConfig, _ arch: Architecture, _ geo: Geometry, batch n: Int, dropout: Bool) {
+        batch = n
+        var used = 0
+        func take(_ count: Int) -> Int { defer { used += (count + 15) / 16 * 16 }; return used }
+
+        let c = config.finalDim, c2 = c / 2, c4 = c / 4, m = c * config.mult, f = config.ffChannel, levels = config.level
+        let pixels = n * geo.blockHeight * geo.blockWidth
+        let levelPixels = (0...levels).map { k -> Int in let (h, w) = geo.levelSize(k); return n * h * w }
+        let width = { (k: Int) in k == levels ? c : c + c2 }
+        let cout = { (k: Int) in k == 1 ? c : c2 }
+
+        let stemOut = zip(arch.stem.convs, geo.stemSizes).map { take(n * $1.0 * $1.1 * $0.cout) }
+        let stemAct = arch.stem.norm == nil ? nil : take(pixels * c)
+        let stemStats = arch.stem.norm == nil ? nil : take(2 * c)
+        // For the strided stem the last conv writes the block input directly.
+        let streamOff = (0...config.depth).map { i in i == 0 && arch.stem.norm == nil ? stemOut.last! : take(pixels * c) }
+        struct Offsets { var reduced = 0; var levels: [Int] = [], expanded: [Int] = [], activated: [Int] = []
+            var masks: [Int?] = [], projected: [Int] = [], upsampled: [Int] = [], statistics: [Int] = [] }
+        var blockOff: [Offsets] = []
+        for _ in 0..<config.depth {
+            var o = Offsets()
+            o.reduced = take(pixels * c4)
+            for k in 1...levels {
+                o.levels.append(take(levelPixels[k] * width(k)))
+                o.expanded.append(take(levelPixels[k] * m))
+                o.activated.append(take(levelPixels[k] * m))
+                o.masks.append(dropout ? take(levelPixels[k] * m) : nil)
+                o.projected.append(take(levelPixels[k] * f))
+                o.upsampled.append(take(levelPixels[k - 1] * cout(k)))
+                o.statistics.append(take(2 * cout(k)))
+            }
+            blockOff.append(o)
+        }
+        let pooledOff = take(n * c), logitsOff = take(n * config.numClasses)
+        let dLogitsOff = take(n * config.numClasses), dPooledOff = take(n * c)
+        let dStreamOff = take(pixels * c), dReducedOff = take(pixels * c4)
+        let dLevelsOff = (1...levels).map { take(levelPixels[$0] * width($0)) }
+        let dUpOff = take(pixels * c)
+        let dProjOff = take((1...levels).map { levelPixels[$0] * f }.max()!)
+        let dExpOff = take((1...levels).map { levelPixels[$0] * m }.max()!)
+        // Stem backward ping-pongs between two buffers: A holds the odd steps, B the even ones.
+        let stemSizes = zip(arch.stem.convs, geo.stemSizes).map { n * $1.0 * $1.1 * $0.cout }
+        let dStemAOff = take(arch.stem.norm == nil ? stemSizes[0] : max(pixels * c, stemSizes[0]))
+        let dStemBOff = take(arch.stem.norm == nil ? 0 : stemSizes[1])
+        var scratch = 0
+        for (conv, i) in zip(arch.stem.convs, arch.stem.convs.indices) {
+            let (h, w) = i == 0 ? (geo.height, geo.width) : geo.stemSizes[i - 1]
+            let g = PatchGeometry(batch: n, height: h, width: w, channels: conv.cin, kernel: conv.kernel, stride: conv.stride,
+                                  pad: conv.pad, gridHeight: geo.stemSizes[i].0, gridWidth: geo.stemSizes[i].1)
+            scratch = max(scratch, conv2dScratchCount(g, cout: conv.cout))
+        }
+        for k in 1...levels where config.depth > 0 {
+            let (h, w) = geo.levelSize(k - 1), (gh, gw) = geo.levelSize(k)
+            let g = PatchGeometry(batch: n, height: h, width: w, channels: cout(k), kernel: 4, stride: 2, pad: 1,
+                                  gridHeight: gh, gridWidth: gw)
+            scratch = max(scratch, convTranspose2dScratchCount(g, cin: f))
+        }
+        let scratchOff = take(scratch)
+
+        floatCount = used
+        floats = .allocate(capacity: used)
+        floats.initialize(repeating: 0, count: used)
+        sums = .allocate(capacity: 2 * c + 1)
+        let p = { [floats] (o: Int) in floats + o }
+        stemOutputs = stemOut.map(p)
+        stemActivated = stemAct.map(p)
+        stemStatistics = stemStats.map(p)
+        stream = streamOff.map(p)
+        blocks = blockOff.map { o in
+            BlockActivations(reduced: p(o.reduced), levels: o.levels.map(p), expanded: o.expanded.map(p),
+                             activated: o.activated.map(p), masks: o.masks.map { $0.map(p) }, projected: o.projected.map(p),
+                             upsampled: o.upsampled.map(p), statistics: o.statistics.map(p))
+        }
+        pooled = p(pooledOff); logits = p(logitsOff); dLogits = p(dLogitsOff); dPooled = p(dPooledOff)
+        dStream = p(dStreamOff); dReduced = p(dReducedOff); dLevels = dLevelsOff.map(p)
+        dUpsampled = p(dUpOff); dProjected = p(dProjOff); dExpanded = p(dExpOff)
+        dStemA = p(dStemAOff); dStemB = p(dStemBOff); convScratch = p(scratchOff)
+    }
+
+    deinit {
+        floats.deallocate()
+        sums.deallocate()
+    }
+}
