@@ -76,17 +76,22 @@ public func multiply(_ x: UnsafePointer<Float>, by mask: UnsafePointer<Float>, i
     }
 }
 
-/// Dropout multipliers for `count` elements: 0 with probability p, else 1/(1-p), as ATen scales.
-/// Element i's draw comes from the stream keyed (key..., i / 4096), so the mask is a pure function
-/// of the key whatever the thread count.
-public func dropoutMask(count: Int, probability p: Float, key: (UInt64, UInt64, UInt64), into mask: UnsafeMutablePointer<Float>) {
+/// Dropout multipliers for a batch of `samples` x `perSample` elements: 0 with probability p, else
+/// 1/(1-p), as ATen scales. Sample s draws from streams keyed (seed, step, layer, id_s, block), where
+/// id_s is its index in the data set, so a sample's mask is the same whatever the batch it is in,
+/// the world size or the thread count.
+public func dropoutMask(samples: Int, perSample: Int, probability p: Float, seed: UInt64, step: UInt64, layer: Int,
+                        sampleIDs: UnsafePointer<Int>, into mask: UnsafeMutablePointer<Float>) {
     let block = 4096
+    let blocksPerSample = (perSample + block - 1) / block
     let scale = 1 / (1 - p)
     let out = UnsafeSendable(mask)
-    Parallel.forRange((count + block - 1) / block, minPerThread: 4) { lo, hi in
-        for b in lo..<hi {
-            var rng = SplitMix64(key: key.0, key.1, key.2, UInt64(b))
-            for i in (b * block)..<min(count, (b + 1) * block) {
+    Parallel.forRange(samples * blocksPerSample, minPerThread: 4) { lo, hi in
+        for j in lo..<hi {
+            let s = j / blocksPerSample, b = j % blocksPerSample
+            var rng = SplitMix64(key: seed, step, UInt64(layer), UInt64(sampleIDs[s]), UInt64(b))
+            let start = s * perSample + b * block
+            for i in start..<(s * perSample + min(perSample, (b + 1) * block)) {
                 out.value[i] = rng.nextUniform() < p ? 0 : scale
             }
         }

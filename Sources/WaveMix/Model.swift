@@ -5,8 +5,9 @@ import Kernels
 
 /// Where dropout masks come from in a training forward pass.
 public enum DropoutSource {
-    /// Drawn from streams keyed by (seed, step, layer): a pure function of the key.
-    case keyed(seed: UInt64, step: UInt64)
+    /// Drawn from streams keyed by (seed, step, layer, sample id): sample j of the batch uses id
+    /// `sampleIDs[j]` (its index in the data set; the batch position when the array is empty).
+    case keyed(seed: UInt64, step: UInt64, sampleIDs: [Int])
     /// 0/1 keep masks in NHWC order, by official module name (`layers.0.feedforward.2`): replays
     /// the masks a PyTorch run drew, for parity tests.
     case masks([String: [Float]])
@@ -77,7 +78,7 @@ public final class WaveMixModel {
     /// Training mode uses batch statistics (updating the running ones) and dropout.
     @discardableResult
     public func forward(input: UnsafePointer<Float>, batch n: Int, training: Bool,
-                        dropout: DropoutSource = .keyed(seed: 0, step: 0)) -> UnsafeMutablePointer<Float> {
+                        dropout: DropoutSource = .keyed(seed: 0, step: 0, sampleIDs: [])) -> UnsafeMutablePointer<Float> {
         reserve(batch: n)
         let ws = workspace!
         stemForward(input, n, training, ws)
@@ -130,7 +131,7 @@ public final class WaveMixModel {
             dense(ff.expand, x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows, y: acts.expanded[k - 1], ldy: m)
             var mask: UnsafeMutablePointer<Float>? = nil
             if training, config.dropout > 0, let buffer = acts.masks[k - 1] {
-                fillDropoutMask(ff, layer: block.index * 4 + k - 1, count: rows * m, source: dropout, into: buffer)
+                fillDropoutMask(ff, layer: block.index * 4 + k - 1, batch: n, perSample: h * w * m, source: dropout, into: buffer)
                 mask = buffer
             }
             geluForward(x: acts.expanded[k - 1], mask: mask, y: acts.activated[k - 1], count: rows * m)
@@ -173,12 +174,18 @@ public final class WaveMixModel {
         }
     }
 
-    private func fillDropoutMask(_ ff: FeedForward, layer: Int, count: Int, source: DropoutSource,
+    private func fillDropoutMask(_ ff: FeedForward, layer: Int, batch n: Int, perSample: Int, source: DropoutSource,
                                  into mask: UnsafeMutablePointer<Float>) {
         switch source {
-        case let .keyed(seed, step):
-            dropoutMask(count: count, probability: Float(config.dropout), key: (seed, step, UInt64(layer)), into: mask)
+        case let .keyed(seed, step, ids):
+            precondition(ids.isEmpty || ids.count >= n, "dropout: \(ids.count) sample ids for a batch of \(n)")
+            let positions = ids.isEmpty ? Array(0..<n) : ids
+            positions.withUnsafeBufferPointer {
+                dropoutMask(samples: n, perSample: perSample, probability: Float(config.dropout), seed: seed, step: step,
+                            layer: layer, sampleIDs: $0.baseAddress!, into: mask)
+            }
         case let .masks(table):
+            let count = n * perSample
             guard let keep = table[ff.dropoutName], keep.count == count else {
                 preconditionFailure("no dropout mask of \(count) values for \(ff.dropoutName)")
             }

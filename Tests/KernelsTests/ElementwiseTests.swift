@@ -24,8 +24,10 @@ final class ElementwiseTests: XCTestCase {
     func testGELUGradientWithDropoutMask() {
         let n = 500
         var x = randomArray(n, seed: 91, scale: 2)
-        var mask = [Float](repeating: 0, count: n)
-        mask.ptr { dropoutMask(count: n, probability: 0.3, key: (1, 2, 3), into: $0) }
+        var mask = [Float](repeating: 0, count: n), ids = [0, 1]
+        mask.ptr { m in ids.withUnsafeBufferPointer {
+            dropoutMask(samples: 2, perSample: n / 2, probability: 0.3, seed: 1, step: 2, layer: 3, sampleIDs: $0.baseAddress!, into: m)
+        } }
         let r = randomArray(n, seed: 92)
         var dx = [Float](repeating: 0, count: n), dy = r
         x.ptr { xp in mask.ptr { m in dy.ptr { g in dx.ptr { d in geluBackward(x: xp, mask: m, dy: g, dx: d, count: n) } } } }
@@ -37,19 +39,26 @@ final class ElementwiseTests: XCTestCase {
         for i in 0..<n { XCTAssertEqual(Double(y[i]), exactGELU(Double(x[i])) * Double(mask[i]), accuracy: 2e-6) }
     }
 
-    func testDropoutMaskIsKeyedAndThreadIndependent() {
-        let n = 1 << 20
-        func mask(threads: Int, key: (UInt64, UInt64, UInt64)) -> [Float] {
+    func testDropoutMaskIsKeyedPerSampleAndThreadIndependent() {
+        let perSample = 5000, samples = 200
+        func mask(threads: Int, step: UInt64, ids: [Int]) -> [Float] {
             Parallel.threads = threads
             defer { Parallel.threads = 1 }
-            var m = [Float](repeating: -1, count: n)
-            m.ptr { dropoutMask(count: n, probability: 0.25, key: key, into: $0) }
+            var m = [Float](repeating: -1, count: ids.count * perSample)
+            m.ptr { out in ids.withUnsafeBufferPointer {
+                dropoutMask(samples: ids.count, perSample: perSample, probability: 0.25, seed: 7, step: step, layer: 1,
+                            sampleIDs: $0.baseAddress!, into: out)
+            } }
             return m
         }
-        let a = mask(threads: 1, key: (7, 0, 1))
-        XCTAssertEqual(a, mask(threads: 2, key: (7, 0, 1)))
-        XCTAssertNotEqual(a, mask(threads: 1, key: (7, 1, 1)))
-        let dropped = Double(a.filter { $0 == 0 }.count) / Double(n)
+        let ids = Array(100..<(100 + samples))
+        let a = mask(threads: 1, step: 3, ids: ids)
+        XCTAssertEqual(a, mask(threads: 2, step: 3, ids: ids))
+        XCTAssertNotEqual(a, mask(threads: 1, step: 4, ids: ids))
+        // A sample's mask does not depend on its position in the batch or on the batch's other samples.
+        let swapped = mask(threads: 1, step: 3, ids: [ids[5], 42])
+        XCTAssertEqual(Array(swapped[0..<perSample]), Array(a[(5 * perSample)..<(6 * perSample)]))
+        let dropped = Double(a.filter { $0 == 0 }.count) / Double(a.count)
         XCTAssertEqual(dropped, 0.25, accuracy: 0.003)
         XCTAssertTrue(a.allSatisfy { $0 == 0 || $0 == Float(1) / Float(0.75) })
     }

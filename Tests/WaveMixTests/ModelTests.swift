@@ -77,7 +77,7 @@ final class ModelTests: XCTestCase {
             var labels: [Int32] = [0, 2, 1]
             let loss = { () -> Double in
                 input.withUnsafeBufferPointer { x in
-                    model.forward(input: x.baseAddress!, batch: n, training: true, dropout: .keyed(seed: 9, step: 1))
+                    model.forward(input: x.baseAddress!, batch: n, training: true, dropout: .keyed(seed: 9, step: 1, sampleIDs: []))
                     return Double(labels.withUnsafeBufferPointer { model.crossEntropy(labels: $0.baseAddress!, batch: n).loss })
                 }
             }
