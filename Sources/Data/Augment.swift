@@ -107,22 +107,57 @@ public struct SampleTransform: Sendable {
         let choice = draw(epoch: epoch, sampleIndex: sampleIndex)
         let padding = augmentation.cropPadding
         let rowShift = choice.cropTop - padding, columnShift = choice.cropLeft - padding
+        // Output column x reads source column firstColumn + step * x; [inside] are the x that land in the image.
+        let step = choice.flipped ? -1 : 1
+        let firstColumn = (choice.flipped ? width - 1 : 0) + columnShift
+        let lower = max(0, choice.flipped ? firstColumn - width + 1 : -firstColumn)
+        let upper = min(width, choice.flipped ? firstColumn + 1 : width - firstColumn)
+        let inside = lower..<max(lower, upper)  // empty when the window lies wholly in the padding
         let inC = inputChannels, outC = outputChannels
+        let channelStep = inC == 1 ? 0 : 1  // a 1-channel source feeds every output channel
         lookup.withUnsafeBufferPointer { table in
+            let table = table.baseAddress!
             for y in 0..<height {
-                let sourceY = y + rowShift
                 let outputRow = output + y * width * outC
-                for x in 0..<width {
-                    let sourceX = (choice.flipped ? width - 1 - x : x) + columnShift
-                    let outputPixel = outputRow + x * outC
-                    if sourceY < 0 || sourceY >= height || sourceX < 0 || sourceX >= width {
-                        for c in 0..<outC { outputPixel[c] = table[c * 256] }  // padding: byte 0
-                    } else {
-                        let sourcePixel = image + (sourceY * width + sourceX) * inC
-                        for c in 0..<outC { outputPixel[c] = table[c * 256 + Int(sourcePixel[inC == 1 ? 0 : c])] }
+                let sourceY = y + rowShift
+                guard sourceY >= 0 && sourceY < height && !inside.isEmpty else {
+                    writePadding(outputRow, pixels: width, table: table)
+                    continue
+                }
+                writePadding(outputRow, pixels: inside.lowerBound, table: table)
+                var source = image + (sourceY * width + firstColumn + step * inside.lowerBound) * inC
+                var target = outputRow + inside.lowerBound * outC
+                if outC == 1 {  // the common case, without the channel loop
+                    for _ in inside {
+                        target.pointee = table[Int(source.pointee)]
+                        source += step
+                        target += 1
+                    }
+                } else if outC == 3 {  // RGB, or grayscale replicated (channelStep 0)
+                    let (second, third) = (channelStep, 2 * channelStep)
+                    for _ in inside {
+                        target[0] = table[Int(source[0])]
+                        target[1] = table[256 + Int(source[second])]
+                        target[2] = table[512 + Int(source[third])]
+                        source += step * inC
+                        target += 3
+                    }
+                } else {
+                    for _ in inside {
+                        for c in 0..<outC { target[c] = table[c * 256 + Int(source[c * channelStep])] }
+                        source += step * inC
+                        target += outC
                     }
                 }
+                writePadding(outputRow + inside.upperBound * outC, pixels: width - inside.upperBound, table: table)
             }
+        }
+    }
+
+    /// Writes `pixels` padding pixels (byte 0 through the normalisation) at `target`.
+    private func writePadding(_ target: UnsafeMutablePointer<Float>, pixels: Int, table: UnsafePointer<Float>) {
+        for p in 0..<pixels {
+            for c in 0..<outputChannels { target[p * outputChannels + c] = table[c * 256] }
         }
     }
 }
