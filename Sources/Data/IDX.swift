@@ -23,6 +23,7 @@ public enum IDX {
 
     /// Reads and validates an IDX file, inflating it if it is gzip-compressed (detected by content).
     public static func read(_ path: String, role: Role) throws(DataError) -> IDXArray {
+        guard FileManager.default.fileExists(atPath: path) else { throw .unreadable(file: path, reason: "no such file") }
         let contents: Data
         do {
             contents = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
