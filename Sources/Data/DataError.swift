@@ -1,0 +1,103 @@
+// Every error the Data module throws: one enum, each case printing one line that names the file or
+// spec at fault and the problem, with a hint where the fix is known.
+
+import Foundation
+
+public enum DataError: Error, Equatable, CustomStringConvertible {
+    /// A data set file that should exist does not; `hint` says how to get it.
+    case fileNotFound(dataSet: String, path: String, hint: String)
+    /// No IDX train/test pair could be found under a path given with `idx:`.
+    case noIDXFiles(path: String, reason: String)
+    /// Reading a file failed at the operating-system level.
+    case unreadable(file: String, reason: String)
+    /// A gzip/zlib stream is damaged or cut short.
+    case corruptGzip(file: String, reason: String)
+    /// The file does not start with the IDX magic (two zero bytes).
+    case badMagic(file: String, found: [UInt8])
+    /// The IDX element type is not 0x08 (unsigned byte).
+    case unsupportedElementType(file: String, typeByte: UInt8)
+    /// The IDX header has the wrong number of dimensions for its role (3 for images, 1 for labels).
+    case wrongDimensionCount(file: String, expected: Int, found: Int)
+    /// The file is shorter than the header it announces.
+    case truncatedHeader(file: String, needed: Int, found: Int)
+    /// A dimension in the header is zero.
+    case emptyDimension(file: String, dims: [Int])
+    /// The file holds fewer data bytes than its header says.
+    case truncatedData(file: String, dims: [Int], foundBytes: Int)
+    /// The file holds more data bytes than its header says.
+    case trailingData(file: String, dims: [Int], foundBytes: Int)
+    /// The images file and the labels file disagree on the number of samples.
+    case countMismatch(images: String, imageCount: Int, labels: String, labelCount: Int)
+    /// The test images differ in size from the training images.
+    case imageSizeMismatch(file: String, found: [Int], expected: [Int], reference: String)
+    /// A label is not in 0..<numClasses.
+    case labelOutOfRange(file: String, index: Int, label: Int, numClasses: Int)
+    /// A `--data` spec could not be parsed.
+    case badSpec(spec: String, reason: String)
+    /// The data set kind parses but cannot be loaded by this build.
+    case unsupported(DataSpec)
+    /// The sampler cannot make a single global batch from the data set.
+    case globalBatchTooLarge(count: Int, batchSize: Int, worldSize: Int)
+
+    public var description: String {
+        switch self {
+        case let .fileNotFound(dataSet, path, hint):
+            return "\(dataSet): \(path) not found; \(hint)"
+        case let .noIDXFiles(path, reason):
+            return "idx:\(path): \(reason)"
+        case let .unreadable(file, reason):
+            return "\(file): cannot read: \(reason)"
+        case let .corruptGzip(file, reason):
+            return "\(file): corrupt gzip stream: \(reason)"
+        case let .badMagic(file, found):
+            let hex = found.map { String(format: "%02x", $0) }.joined(separator: " ")
+            return "\(file): not an IDX file: starts with \(hex), expected 00 00"
+        case let .unsupportedElementType(file, typeByte):
+            return "\(file): IDX element type 0x\(String(typeByte, radix: 16)) is not supported; only 0x08 (unsigned byte) is"
+        case let .wrongDimensionCount(file, expected, found):
+            return "\(file): IDX header has \(found) dimensions, expected \(expected)"
+        case let .truncatedHeader(file, needed, found):
+            return "\(file): truncated header: needs \(needed) bytes, file holds \(found)"
+        case let .emptyDimension(file, dims):
+            return "\(file): IDX header has a zero dimension (\(Self.shape(dims)))"
+        case let .truncatedData(file, dims, foundBytes):
+            return "\(file): truncated: header says \(Self.contents(dims)), file holds \(Self.held(dims, foundBytes))"
+        case let .trailingData(file, dims, foundBytes):
+            return "\(file): too long: header says \(Self.contents(dims)), file holds \(Self.held(dims, foundBytes))"
+        case let .countMismatch(images, imageCount, labels, labelCount):
+            return "\(labels): holds \(labelCount) labels but \(images) holds \(imageCount) images"
+        case let .imageSizeMismatch(file, found, expected, reference):
+            return "\(file): images are \(Self.shape(found)) but \(reference) has \(Self.shape(expected))"
+        case let .labelOutOfRange(file, index, label, numClasses):
+            return "\(file): label \(label) at index \(index) is outside 0..<\(numClasses)"
+        case let .badSpec(spec, reason):
+            return "--data \(spec): \(reason)"
+        case let .unsupported(spec):
+            return "--data \(spec): this data set kind is not supported yet in this build"
+        case let .globalBatchTooLarge(count, batchSize, worldSize):
+            return "global batch \(batchSize) x \(worldSize) ranks = \(batchSize * worldSize) exceeds the "
+                + "\(count) samples of the data set; lower --batch-size"
+        }
+    }
+
+    private static func shape(_ dims: [Int]) -> String {
+        dims.map(String.init).joined(separator: "x")
+    }
+
+    /// What a header announces: "60000 labels" or "60000 images of 28x28".
+    private static func contents(_ dims: [Int]) -> String {
+        dims.count == 1 ? "\(dims[0]) labels" : "\(dims[0]) images of \(shape(Array(dims.dropFirst())))"
+    }
+
+    /// What a file really holds, in the unit of `contents`: "59990", or "59990 and 12 bytes of another".
+    private static func held(_ dims: [Int], _ bytes: Int) -> String {
+        var perItem = 1
+        for d in dims.dropFirst() {
+            let (product, overflow) = perItem.multipliedReportingOverflow(by: d)
+            if overflow || product == 0 { return "\(bytes) bytes" }
+            perItem = product
+        }
+        if bytes % perItem == 0 { return "\(bytes / perItem)" }
+        return "\(bytes / perItem) and \(bytes % perItem) bytes of another"
+    }
+}
