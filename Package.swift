@@ -3,6 +3,17 @@
 //   wavemix (CLI) -> Training -> Data | Comm | Checkpoint -> WaveMix (model) -> Kernels -> C libraries
 import PackageDescription
 
+// Numeric code is compiled for the CPU generation it runs on: without it Swift targets baseline
+// x86-64 (SSE2) and the element-wise kernels do not use AVX. `haswell` (AVX2 + FMA) runs on every
+// x86-64 server CPU since 2013; set WAVEMIX_TARGET_CPU (e.g. x86-64, skylake-avx512, znver4, or
+// "none" to pass no flag) to override it.
+#if arch(x86_64)
+let targetCPU = Context.environment["WAVEMIX_TARGET_CPU"] ?? "haswell"
+#else
+let targetCPU = Context.environment["WAVEMIX_TARGET_CPU"] ?? "none"
+#endif
+let numeric: [SwiftSetting] = targetCPU == "none" ? [] : [.unsafeFlags(["-target-cpu", targetCPU])]
+
 
 let package = Package(
     name: "wavemix-swift",
@@ -17,10 +28,10 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
-        .target(name: "Kernels", dependencies: ["COpenBLAS"]),
-        .target(name: "WaveMix", dependencies: ["Kernels"]),
+        .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: numeric),
+        .target(name: "WaveMix", dependencies: ["Kernels"], swiftSettings: numeric),
         .target(name: "Comm", dependencies: ["CMPI"]),
-        .target(name: "Data", dependencies: ["Kernels", "CZlib", "CTurboJPEG"]),
+        .target(name: "Data", dependencies: ["Kernels", "CZlib", "CTurboJPEG"], swiftSettings: numeric),
         .target(name: "Checkpoint", dependencies: ["CZstd"]),
         .target(name: "Training", dependencies: ["WaveMix", "Kernels", "Comm", "Data", "Checkpoint"]),
         .executableTarget(name: "wavemix", dependencies: [

@@ -5,7 +5,9 @@
 @inline(__always)
 func fastExp(_ v: Float) -> Float {
     let x = min(max(v, -87.33654), 88.72283)
-    let n = (x * 1.442695041 + 12_582_912) - 12_582_912  // round to nearest integer
+    // Adding 1.5 * 2^23 rounds x*log2(e) to an integer that sits in the low mantissa bits of t.
+    let t = x * 1.442695041 + 12_582_912
+    let n = t - 12_582_912
     let r = x - n * 0.693359375 + n * 2.12194440e-4
     var p: Float = 1.9875691500e-4
     p = p * r + 1.3981999507e-3
@@ -14,7 +16,7 @@ func fastExp(_ v: Float) -> Float {
     p = p * r + 1.6666665459e-1
     p = p * r + 5.0000001201e-1
     p = p * r * r + r + 1
-    return p * Float(bitPattern: UInt32(bitPattern: Int32(n) &+ 127) << 23)
+    return p * Float(bitPattern: (t.bitPattern &- 0x4B40_0000 &+ 127) << 23)
 }
 
 @inline(__always)
@@ -54,7 +56,8 @@ public func geluForward(x: UnsafePointer<Float>, mask: UnsafePointer<Float>?, y:
     }
 }
 
-/// dx = dy * mask * GELU'(x) (dx may alias dy).
+/// dx = dy * mask * GELU'(x). dx may alias dy, but distinct buffers vectorise (LLVM's overlap check
+/// sends exact aliasing to the scalar loop).
 public func geluBackward(x: UnsafePointer<Float>, mask: UnsafePointer<Float>?, dy: UnsafePointer<Float>,
                          dx: UnsafeMutablePointer<Float>, count: Int) {
     let out = UnsafeSendable(dx)

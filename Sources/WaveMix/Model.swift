@@ -35,6 +35,8 @@ public final class WaveMixModel {
     public var gradientsReady: ((Int) -> Void)?
 
     private var workspace: Workspace?
+    /// When set, every layer's forward and backward is timed into it.
+    public var profile: LayerProfile?
 
     public var parameterTable: TensorTable { arch.parameters }
     public var bufferTable: TensorTable { arch.buffers }
@@ -86,10 +88,12 @@ public final class WaveMixModel {
             blockForward(block, n, training, dropout, ws)
         }
         let c = config.finalDim
-        globalAveragePoolForward(x: ws.stream[config.depth], batch: n, pixels: geo.blockHeight * geo.blockWidth,
-                                 channels: c, y: ws.pooled)
-        denseForward(x: ws.pooled, ldx: c, rows: n, cin: c, weight: p(arch.head.weight), bias: p(arch.head.bias),
-                     cout: config.numClasses, y: ws.logits, ldy: config.numClasses)
+        timed("fwd pool + head") {
+            globalAveragePoolForward(x: ws.stream[config.depth], batch: n, pixels: geo.blockHeight * geo.blockWidth,
+                                     channels: c, y: ws.pooled)
+            denseForward(x: ws.pooled, ldx: c, rows: n, cin: c, weight: p(arch.head.weight), bias: p(arch.head.bias),
+                         cout: config.numClasses, y: ws.logits, ldy: config.numClasses)
+        }
         return ws.logits
     }
 
@@ -97,13 +101,15 @@ public final class WaveMixModel {
         var x = input
         for (i, conv) in arch.stem.convs.enumerated() {
             let out = ws.stemOutputs[i]
-            conv2dForward(x: x, stemGeometry(i, n), weight: p(conv.weight), bias: p(conv.bias), cout: conv.cout,
-                          y: out, scratch: ws.convScratch)
+            let g = stemGeometry(i, n)
+            timed("fwd stem conv\(conv.kernel)x\(conv.kernel)", flops: 2.0 * Double(g.rows * g.patchSize * conv.cout)) {
+                conv2dForward(x: x, g, weight: p(conv.weight), bias: p(conv.bias), cout: conv.cout, y: out, scratch: ws.convScratch)
+            }
             x = UnsafePointer(out)
         }
         if let norm = arch.stem.norm {
             let pixels = n * geo.blockHeight * geo.blockWidth
-            geluForward(x: x, mask: nil, y: ws.stemActivated!, count: pixels * norm.channels)
+            timed("fwd gelu") { geluForward(x: x, mask: nil, y: ws.stemActivated!, count: pixels * norm.channels) }
             batchNorm(norm, x: ws.stemActivated!, ldx: norm.channels, rows: pixels, training: training,
                       statistics: ws.stemStatistics!, residual: nil, ldr: 0, y: ws.stream[0], ldy: norm.channels, ws)
         }
@@ -114,13 +120,15 @@ public final class WaveMixModel {
         let acts = ws.blocks[block.index]
         let x = ws.stream[block.index], out = ws.stream[block.index + 1]
         let pixels = n * geo.blockHeight * geo.blockWidth
-        dense(block.reduction, x: x, ldx: c, rows: pixels, y: acts.reduced, ldy: c4)
+        dense("reduction", block.reduction, x: x, ldx: c, rows: pixels, y: acts.reduced, ldy: c4)
         // Wavelet levels: level k transforms level k-1's LL channels (the reduction output at k = 1).
         for k in 1...levels {
             let (h, w) = geo.levelSize(k - 1)
             let source = k == 1 ? acts.reduced : acts.levels[k - 2]
-            haarForward(x: source, ldx: k == 1 ? c4 : levelWidth(k - 1), batch: n, height: h, width: w, channels: c4,
-                        y: acts.levels[k - 1], ldy: levelWidth(k))
+            timed("fwd dwt") {
+                haarForward(x: source, ldx: k == 1 ? c4 : levelWidth(k - 1), batch: n, height: h, width: w, channels: c4,
+                            y: acts.levels[k - 1], ldy: levelWidth(k))
+            }
         }
         // Feedforwards from the deepest level up; each writes into the level above (after its own
         // c channels), and the level-1 one adds the residual into the block output.
@@ -128,17 +136,22 @@ public final class WaveMixModel {
             let ff = block.feedforwards[k - 1]
             let (h, w) = geo.levelSize(k)
             let rows = n * h * w, m = ff.expand.cout
-            dense(ff.expand, x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows, y: acts.expanded[k - 1], ldy: m)
+            dense("expand", ff.expand, x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows, y: acts.expanded[k - 1], ldy: m)
             var mask: UnsafeMutablePointer<Float>? = nil
             if training, config.dropout > 0, let buffer = acts.masks[k - 1] {
-                fillDropoutMask(ff, layer: block.index * 4 + k - 1, batch: n, perSample: h * w * m, source: dropout, into: buffer)
+                timed("fwd dropout mask") {
+                    fillDropoutMask(ff, layer: block.index * 4 + k - 1, batch: n, perSample: h * w * m, source: dropout, into: buffer)
+                }
                 mask = buffer
             }
-            geluForward(x: acts.expanded[k - 1], mask: mask, y: acts.activated[k - 1], count: rows * m)
-            dense(ff.project, x: acts.activated[k - 1], ldx: m, rows: rows, y: acts.projected[k - 1], ldy: ff.project.cout)
-            convTranspose2dForward(x: acts.projected[k - 1], cin: ff.upsample.cin, upsampleGeometry(k, n, ff),
-                                   weight: p(ff.upsample.weight), bias: p(ff.upsample.bias),
-                                   y: acts.upsampled[k - 1], scratch: ws.convScratch)
+            timed("fwd gelu") { geluForward(x: acts.expanded[k - 1], mask: mask, y: acts.activated[k - 1], count: rows * m) }
+            dense("project", ff.project, x: acts.activated[k - 1], ldx: m, rows: rows, y: acts.projected[k - 1], ldy: ff.project.cout)
+            let ug = upsampleGeometry(k, n, ff)
+            timed("fwd convT", flops: 2.0 * Double(ug.rows * ug.patchSize * ff.upsample.cin)) {
+                convTranspose2dForward(x: acts.projected[k - 1], cin: ff.upsample.cin, ug,
+                                       weight: p(ff.upsample.weight), bias: p(ff.upsample.bias),
+                                       y: acts.upsampled[k - 1], scratch: ws.convScratch)
+            }
             let (ph, pw) = geo.levelSize(k - 1)
             let target = k == 1 ? out : acts.levels[k - 2] + c
             batchNorm(ff.norm, x: acts.upsampled[k - 1], ldx: ff.norm.channels, rows: n * ph * pw, training: training,
@@ -153,6 +166,7 @@ public final class WaveMixModel {
         let c = norm.channels
         let mean = statistics, invStd = statistics + c
         let runningMean = buffers.baseAddress! + norm.runningMean, runningVar = buffers.baseAddress! + norm.runningVar
+        timed(training ? "fwd batchnorm" : "fwd batchnorm (eval)") {
         if training {
             ws.sums.update(repeating: 0, count: 2 * c + 1)
             batchNormForwardSums(x: x, ldx: ldx, rows: rows, channels: c, sums: ws.sums)
@@ -171,6 +185,7 @@ public final class WaveMixModel {
                             scale: scale, shift: shift)
             batchNormApply(x: x, ldx: ldx, rows: rows, channels: c, scale: scale, shift: shift,
                            residual: residual, ldr: ldr, y: y, ldy: ldy)
+        }
         }
     }
 
@@ -215,12 +230,14 @@ public final class WaveMixModel {
     public func backward(input: UnsafePointer<Float>, batch n: Int) {
         let ws = workspace!
         let c = config.finalDim
-        Kernels.denseBackward(x: ws.pooled, ldx: c, rows: n, cin: c, weight: p(arch.head.weight), cout: config.numClasses,
-                      dy: ws.dLogits, lddy: config.numClasses, dx: ws.dPooled, lddx: c, accumulateDx: false,
-                      dWeight: g(arch.head.weight), dBias: g(arch.head.bias))
+        timed("bwd pool + head") {
+            Kernels.denseBackward(x: ws.pooled, ldx: c, rows: n, cin: c, weight: p(arch.head.weight), cout: config.numClasses,
+                                  dy: ws.dLogits, lddy: config.numClasses, dx: ws.dPooled, lddx: c, accumulateDx: false,
+                                  dWeight: g(arch.head.weight), dBias: g(arch.head.bias))
+            globalAveragePoolBackward(dy: ws.dPooled, batch: n, pixels: geo.blockHeight * geo.blockWidth, channels: c,
+                                      dx: ws.dStream, accumulate: false)
+        }
         gradientsReady?(arch.head.weight)
-        globalAveragePoolBackward(dy: ws.dPooled, batch: n, pixels: geo.blockHeight * geo.blockWidth, channels: c,
-                                  dx: ws.dStream, accumulate: false)
         for block in arch.blocks.reversed() {
             blockBackward(block, n, ws)
         }
@@ -240,27 +257,34 @@ public final class WaveMixModel {
             let dOut = k == 1 ? ws.dStream : ws.dLevels[k - 2] + c
             batchNormBackward(ff.norm, x: acts.upsampled[k - 1], rows: n * ph * pw, statistics: acts.statistics[k - 1],
                               dy: dOut, lddy: k == 1 ? c : levelWidth(k - 1), dx: ws.dUpsampled, ws)
-            convTranspose2dBackward(x: acts.projected[k - 1], cin: ff.upsample.cin, upsampleGeometry(k, n, ff),
-                                    weight: p(ff.upsample.weight), dy: ws.dUpsampled, dx: ws.dProjected,
-                                    dWeight: g(ff.upsample.weight), dBias: g(ff.upsample.bias), scratch: ws.convScratch)
-            denseBackward(ff.project, x: acts.activated[k - 1], ldx: m, rows: rows, dy: ws.dProjected,
-                          dx: ws.dExpanded, lddx: m, accumulate: false)
-            geluBackward(x: acts.expanded[k - 1], mask: acts.masks[k - 1].map { UnsafePointer($0) },
-                         dy: ws.dExpanded, dx: ws.dExpanded, count: rows * m)
-            denseBackward(ff.expand, x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows, dy: ws.dExpanded,
+            let ug = upsampleGeometry(k, n, ff)
+            timed("bwd convT", flops: 4.0 * Double(ug.rows * ug.patchSize * ff.upsample.cin)) {
+                convTranspose2dBackward(x: acts.projected[k - 1], cin: ff.upsample.cin, ug,
+                                        weight: p(ff.upsample.weight), dy: ws.dUpsampled, dx: ws.dProjected,
+                                        dWeight: g(ff.upsample.weight), dBias: g(ff.upsample.bias), scratch: ws.convScratch)
+            }
+            denseBackward("project", ff.project, x: acts.activated[k - 1], ldx: m, rows: rows, dy: ws.dProjected,
+                          dx: ws.dActivated, lddx: m, accumulate: false)
+            timed("bwd gelu") {
+                geluBackward(x: acts.expanded[k - 1], mask: acts.masks[k - 1].map { UnsafePointer($0) },
+                             dy: ws.dActivated, dx: ws.dExpanded, count: rows * m)
+            }
+            denseBackward("expand", ff.expand, x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows, dy: ws.dExpanded,
                           dx: ws.dLevels[k - 1], lddx: levelWidth(k), accumulate: false)
             gradientsReady?(ff.firstOffset)
         }
         // Wavelet levels, deepest first: level k's gradient flows into level k-1's LL channels.
         for k in stride(from: levels, through: 1, by: -1) {
             let (h, w) = geo.levelSize(k - 1)
-            haarBackward(dy: ws.dLevels[k - 1], lddy: levelWidth(k), batch: n, height: h, width: w, channels: c4,
-                         dx: k == 1 ? ws.dReduced : ws.dLevels[k - 2], lddx: k == 1 ? c4 : levelWidth(k - 1),
-                         accumulate: k != 1)
+            timed("bwd dwt") {
+                haarBackward(dy: ws.dLevels[k - 1], lddy: levelWidth(k), batch: n, height: h, width: w, channels: c4,
+                             dx: k == 1 ? ws.dReduced : ws.dLevels[k - 2], lddx: k == 1 ? c4 : levelWidth(k - 1),
+                             accumulate: k != 1)
+            }
         }
         // dStream holds the gradient of the block output, which is also the residual's; the
         // reduction adds the path through the block.
-        denseBackward(block.reduction, x: x, ldx: c, rows: pixels, dy: ws.dReduced, dx: ws.dStream, lddx: c, accumulate: true)
+        denseBackward("reduction", block.reduction, x: x, ldx: c, rows: pixels, dy: ws.dReduced, dx: ws.dStream, lddx: c, accumulate: true)
         gradientsReady?(block.firstOffset)
     }
 
@@ -270,16 +294,19 @@ public final class WaveMixModel {
             let pixels = n * geo.blockHeight * geo.blockWidth
             batchNormBackward(norm, x: ws.stemActivated!, rows: pixels, statistics: ws.stemStatistics!,
                               dy: ws.dStream, lddy: norm.channels, dx: ws.dStemA, ws)
-            geluBackward(x: ws.stemOutputs[2], mask: nil, dy: ws.dStemA, dx: ws.dStemA, count: pixels * norm.channels)
-            dy = ws.dStemA
+            timed("bwd gelu") { geluBackward(x: ws.stemOutputs[2], mask: nil, dy: ws.dStemA, dx: ws.dStemB, count: pixels * norm.channels) }
+            dy = ws.dStemB
         }
         for i in arch.stem.convs.indices.reversed() {
             let conv = arch.stem.convs[i]
             // Ping-pong: the gradient for conv i's input goes to whichever buffer dy is not.
             let dx: UnsafeMutablePointer<Float>? = i == 0 ? nil : (dy == ws.dStemA ? ws.dStemB : ws.dStemA)
-            conv2dBackward(x: i == 0 ? input : UnsafePointer(ws.stemOutputs[i - 1]), stemGeometry(i, n),
-                           weight: p(conv.weight), cout: conv.cout, dy: dy, dx: dx,
-                           dWeight: g(conv.weight), dBias: g(conv.bias), scratch: ws.convScratch)
+            let sg = stemGeometry(i, n)
+            timed("bwd stem conv\(conv.kernel)x\(conv.kernel)", flops: Double(dx == nil ? 2 : 4) * Double(sg.rows * sg.patchSize * conv.cout)) {
+                conv2dBackward(x: i == 0 ? input : UnsafePointer(ws.stemOutputs[i - 1]), sg,
+                               weight: p(conv.weight), cout: conv.cout, dy: dy, dx: dx,
+                               dWeight: g(conv.weight), dBias: g(conv.bias), scratch: ws.convScratch)
+            }
             if let dx { dy = dx }
         }
     }
@@ -289,6 +316,7 @@ public final class WaveMixModel {
                                    dx: UnsafeMutablePointer<Float>, _ ws: Workspace) {
         let c = norm.channels
         let mean = statistics, invStd = statistics + c
+        timed("bwd batchnorm") {
         withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * c) { local in
             let localSums = local.baseAddress!
             localSums.update(repeating: 0, count: 2 * c)
@@ -303,6 +331,7 @@ public final class WaveMixModel {
             batchNormBackwardApply(x: x, ldx: c, dy: dy, lddy: lddy, rows: rows, channels: c, count: count,
                                    mean: mean, invStd: invStd, gamma: p(norm.weight), localSums: localSums, sums: ws.sums,
                                    dGamma: g(norm.weight), dBeta: g(norm.bias), dx: dx, lddx: c)
+        }
         }
     }
 
@@ -327,15 +356,20 @@ public final class WaveMixModel {
                              gridHeight: gh, gridWidth: gw)
     }
 
-    private func dense(_ layer: DenseLayer, x: UnsafePointer<Float>, ldx: Int, rows: Int, y: UnsafeMutablePointer<Float>, ldy: Int) {
-        denseForward(x: x, ldx: ldx, rows: rows, cin: layer.cin, weight: p(layer.weight), bias: p(layer.bias),
-                     cout: layer.cout, y: y, ldy: ldy)
+    private func dense(_ kind: String, _ layer: DenseLayer, x: UnsafePointer<Float>, ldx: Int, rows: Int,
+                       y: UnsafeMutablePointer<Float>, ldy: Int) {
+        timed("fwd \(kind) 1x1", flops: 2.0 * Double(rows * layer.cin * layer.cout)) {
+            denseForward(x: x, ldx: ldx, rows: rows, cin: layer.cin, weight: p(layer.weight), bias: p(layer.bias),
+                         cout: layer.cout, y: y, ldy: ldy)
+        }
     }
 
-    private func denseBackward(_ layer: DenseLayer, x: UnsafePointer<Float>, ldx: Int, rows: Int, dy: UnsafePointer<Float>,
-                               dx: UnsafeMutablePointer<Float>, lddx: Int, accumulate: Bool) {
-        Kernels.denseBackward(x: x, ldx: ldx, rows: rows, cin: layer.cin, weight: p(layer.weight), cout: layer.cout,
-                              dy: dy, lddy: layer.cout, dx: dx, lddx: lddx, accumulateDx: accumulate,
-                              dWeight: g(layer.weight), dBias: g(layer.bias))
+    private func denseBackward(_ kind: String, _ layer: DenseLayer, x: UnsafePointer<Float>, ldx: Int, rows: Int,
+                               dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, lddx: Int, accumulate: Bool) {
+        timed("bwd \(kind) 1x1", flops: 4.0 * Double(rows * layer.cin * layer.cout)) {
+            Kernels.denseBackward(x: x, ldx: ldx, rows: rows, cin: layer.cin, weight: p(layer.weight), cout: layer.cout,
+                                  dy: dy, lddy: layer.cout, dx: dx, lddx: lddx, accumulateDx: accumulate,
+                                  dWeight: g(layer.weight), dBias: g(layer.bias))
+        }
     }
 }

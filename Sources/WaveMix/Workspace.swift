@@ -55,6 +55,7 @@ final class Workspace {
     var dLevels: [UnsafeMutablePointer<Float>] = []
     var dUpsampled: UnsafeMutablePointer<Float>
     var dProjected: UnsafeMutablePointer<Float>
+    var dActivated: UnsafeMutablePointer<Float>
     var dExpanded: UnsafeMutablePointer<Float>
     var dStemA: UnsafeMutablePointer<Float>, dStemB: UnsafeMutablePointer<Float>
     var convScratch: UnsafeMutablePointer<Float>
@@ -100,11 +101,14 @@ final class Workspace {
         let dLevelsOff = (1...levels).map { take(levelPixels[$0] * width($0)) }
         let dUpOff = take(pixels * c)
         let dProjOff = take((1...levels).map { levelPixels[$0] * f }.max()!)
+        // GELU's backward reads dActivated and writes dExpanded: distinct buffers let it vectorise.
+        let dActOff = take((1...levels).map { levelPixels[$0] * m }.max()!)
         let dExpOff = take((1...levels).map { levelPixels[$0] * m }.max()!)
-        // Stem backward ping-pongs between two buffers: A holds the odd steps, B the even ones.
+        // Stem backward ping-pongs between two buffers. Strided: conv.1's input gradient -> A.
+        // Pachify: BatchNorm -> A, GELU -> B, conv.2's input gradient -> A, conv.1's -> B.
         let stemSizes = zip(arch.stem.convs, geo.stemSizes).map { n * $1.0 * $1.1 * $0.cout }
-        let dStemAOff = take(arch.stem.norm == nil ? stemSizes[0] : max(pixels * c, stemSizes[0]))
-        let dStemBOff = take(arch.stem.norm == nil ? 0 : stemSizes[1])
+        let dStemAOff = take(arch.stem.norm == nil ? stemSizes[0] : max(pixels * c, stemSizes[1]))
+        let dStemBOff = take(arch.stem.norm == nil ? 0 : max(pixels * c, stemSizes[0]))
         var scratch = 0
         for (conv, i) in zip(arch.stem.convs, arch.stem.convs.indices) {
             let (h, w) = i == 0 ? (geo.height, geo.width) : geo.stemSizes[i - 1]
@@ -136,7 +140,7 @@ final class Workspace {
         }
         pooled = p(pooledOff); logits = p(logitsOff); dLogits = p(dLogitsOff); dPooled = p(dPooledOff)
         dStream = p(dStreamOff); dReduced = p(dReducedOff); dLevels = dLevelsOff.map(p)
-        dUpsampled = p(dUpOff); dProjected = p(dProjOff); dExpanded = p(dExpOff)
+        dUpsampled = p(dUpOff); dProjected = p(dProjOff); dActivated = p(dActOff); dExpanded = p(dExpOff)
         dStemA = p(dStemAOff); dStemB = p(dStemBOff); convScratch = p(scratchOff)
     }
 

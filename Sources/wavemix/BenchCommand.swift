@@ -1,0 +1,66 @@
+// `wavemix bench`: training and inference images/s and peak memory for one configuration.
+import ArgumentParser
+import Foundation
+import Training
+import WaveMix
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure training and inference throughput and peak memory on synthetic data.",
+        discussion: "Prints images/s of full training steps (forward, backward, AdamW) and of eval-mode forward passes.")
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var runtime: RuntimeOptions
+    @Option(help: "Images per step.") var batchSize = 128
+    @Option(help: "Input height and width.") var imageSize = 28
+    @Option(help: "Input channels.") var inChans = 1
+    @Option(help: "Timed steps.") var steps = 10
+    @Option(help: "Untimed steps first.") var warmup = 2
+    @Flag(help: "Print one JSON object instead of text.") var json = false
+    @Flag(help: "Time every kind of layer (forward and backward apart) and print a table with GFLOP/s.") var profile = false
+
+    func validate() throws {
+        guard batchSize >= 1, imageSize >= 1, inChans >= 1, steps >= 1, warmup >= 0 else {
+            throw ValidationError("--batch-size, --image-size, --in-chans and --steps must be at least 1")
+        }
+    }
+
+    func run() throws {
+        let threads = runtime.threads ?? ComputeThreads.defaultCount()
+        ComputeThreads.configure(threads)
+        let config = model.config(defaultPreset: "lite-64-4", numClasses: 10, inChans: inChans)
+        let result: BenchmarkResult
+        do {
+            result = try Benchmark.run(config: config, height: imageSize, width: imageSize, batch: batchSize, steps: steps, warmup: warmup, profile: profile)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        if json {
+            let object: [String: Any] = [
+                "train_images_per_second": result.trainImagesPerSecond, "forward_images_per_second": result.forwardImagesPerSecond,
+                "peak_rss_bytes": result.peakResidentBytes, "parameters": result.parameterCount, "threads": threads,
+                "batch_size": batchSize, "image_size": imageSize,
+            ]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+        } else {
+            print(String(format: "parameters %d, batch %d, %dx%d, %d thread(s)", result.parameterCount, batchSize, imageSize, imageSize, threads))
+            print(String(format: "train    %8.1f images/s", result.trainImagesPerSecond))
+            print(String(format: "forward  %8.1f images/s", result.forwardImagesPerSecond))
+            print(String(format: "peak RSS %8.1f MiB", Double(result.peakResidentBytes) / 1_048_576))
+            if profile { printProfile(result) }
+        }
+    }
+}
+
+/// One line per layer kind: ms per step, share of the profiled time, GFLOP/s where it is a GEMM.
+func printProfile(_ result: BenchmarkResult) {
+    let steps = Double(result.profiledSteps)
+    let total = result.profile.values.map(\.seconds).reduce(0, +)
+    print("\nlayer kind                     ms/step   share   GFLOP/s   calls/step")
+    for (name, e) in result.profile.sorted(by: { $0.value.seconds > $1.value.seconds }) {
+        let gflops = e.flops > 0 ? String(format: "%9.1f", e.flops / e.seconds / 1e9) : "         "
+        print(String(format: "%-28@ %9.2f  %5.1f%%  %@  %6d", name as NSString, e.seconds / steps * 1e3, 100 * e.seconds / total,
+                     gflops, Int(Double(e.calls) / steps)))
+    }
+    print(String(format: "%-28@ %9.2f", "total" as NSString, total / steps * 1e3))
+}
