@@ -17,21 +17,21 @@ public struct SafeTensorsFile: Sendable {
     private let bytes: [UInt8]
     private let dataStart: Int
 
+    /// Reads and validates the file at `path`; a bad header length is refused before the rest is read.
     public init(contentsOf path: String) throws(SafeTensorsError) {
-        let bytes: [UInt8]
-        do {
-            let file = try ReadOnlyFile(path: path)
-            bytes = try file.bytes(at: 0, count: file.size)
-        } catch {
-            throw .io(operation: error.operation, path: path, reason: error.reason)
-        }
-        guard bytes.count >= 8 else { throw .tooShort(path: path, fileBytes: bytes.count) }
-        let headerBytes = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-        guard headerBytes <= UInt64(bytes.count - 8) else {
-            throw .headerTooLarge(path: path, headerBytes: headerBytes, fileBytes: bytes.count)
-        }
-        guard headerBytes <= Self.maxHeaderBytes else { throw .headerOverLimit(path: path, headerBytes: headerBytes) }
-        let dataStart = 8 + Int(headerBytes)
+        let file = try Self.reading(path) { () throws(SystemCallError) in try ReadOnlyFile(path: path) }
+        let prefix = try Self.reading(path) { () throws(SystemCallError) in try file.bytes(at: 0, count: min(file.size, 8)) }
+        _ = try Self.headerLength(prefix, fileBytes: file.size, path: path)
+        try self.init(bytes: try Self.reading(path) { () throws(SystemCallError) in try file.bytes(at: 0, count: file.size) }, path: path)
+    }
+
+    private static func reading<T>(_ path: String, _ body: () throws(SystemCallError) -> T) throws(SafeTensorsError) -> T {
+        do { return try body() } catch { throw .io(operation: error.operation, path: path, reason: error.reason) }
+    }
+
+    /// Validates a whole file already in memory; `path` names it in errors.
+    init(bytes: [UInt8], path: String) throws(SafeTensorsError) {
+        let dataStart = 8 + (try Self.headerLength(bytes, fileBytes: bytes.count, path: path))
         let header = try SafeTensorsHeader.parse(Data(bytes[8..<dataStart]), dataBytes: bytes.count - dataStart, path: path)
         self.path = path
         self.names = header.entries.keys.sorted()
@@ -39,6 +39,18 @@ public struct SafeTensorsFile: Sendable {
         self.entries = header.entries
         self.bytes = bytes
         self.dataStart = dataStart
+    }
+
+    /// The header length stored in the first 8 bytes (`prefix`) of a `fileBytes`-byte file, checked
+    /// against the file size and the limit.
+    private static func headerLength(_ prefix: [UInt8], fileBytes: Int, path: String) throws(SafeTensorsError) -> Int {
+        guard prefix.count >= 8 else { throw .tooShort(path: path, fileBytes: fileBytes) }
+        let headerBytes = prefix.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard headerBytes <= UInt64(fileBytes - 8) else {
+            throw .headerTooLarge(path: path, headerBytes: headerBytes, fileBytes: fileBytes)
+        }
+        guard headerBytes <= maxHeaderBytes else { throw .headerOverLimit(path: path, headerBytes: headerBytes) }
+        return Int(headerBytes)
     }
 
     public func contains(_ name: String) -> Bool { entries[name] != nil }
