@@ -42,7 +42,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "WaveMixTests", dependencies: ["WaveMix", "Checkpoint"], exclude: ["Fixtures"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Kernels"]),
-        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "WaveMix", "Data", "Checkpoint"]),
         .testTarget(name: "CommTests", dependencies: ["Comm"]),
         .testTarget(name: "CLITests", dependencies: ["wavemix"]),

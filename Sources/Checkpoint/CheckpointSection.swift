@@ -1,0 +1,86 @@
+// The section table of a .wmx file as the reader exposes it and the header JSON stores it: one
+// CheckpointSection per named array, each split into CheckpointChunks (one zstd frame each).
+
+/// What a section's elements are.
+public enum CheckpointSectionKind: String, Sendable, Codable {
+    case f32, i64, bytes
+
+    public var elementBytes: Int {
+        switch self {
+        case .f32: return 4
+        case .i64: return 8
+        case .bytes: return 1
+        }
+    }
+}
+
+public struct CheckpointSection: Sendable, Equatable, Codable {
+    public let name: String
+    public let kind: CheckpointSectionKind
+    /// Number of elements.
+    public let count: Int
+    /// Whether the float bytes were split into byte planes before compression (ByteShuffle).
+    public let byteShuffle: Bool
+    /// "zstd".
+    public let codec: String
+    /// Start of the section's first chunk, relative to the start of the section area.
+    public let offset: Int
+    /// count * kind.elementBytes.
+    public let rawBytes: Int
+    /// Sum of the chunks' stored bytes.
+    public let storedBytes: Int
+    public let chunks: [CheckpointChunk]
+
+    /// Raw bytes per stored byte (1 for an empty section).
+    public var compressionRatio: Double { storedBytes == 0 ? 1 : Double(rawBytes) / Double(storedBytes) }
+}
+
+/// One zstd frame of a section with the checksums of its raw and stored bytes.
+public struct CheckpointChunk: Sendable, Equatable, Codable {
+    public let rawBytes: Int
+    public let storedBytes: Int
+    public let rawXXH64: UInt64
+    public let storedXXH64: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case rawBytes, storedBytes, rawXXH64, storedXXH64
+    }
+
+    init(rawBytes: Int, storedBytes: Int, rawXXH64: UInt64, storedXXH64: UInt64) {
+        self.rawBytes = rawBytes
+        self.storedBytes = storedBytes
+        self.rawXXH64 = rawXXH64
+        self.storedXXH64 = storedXXH64
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        rawBytes = try container.decode(Int.self, forKey: .rawBytes)
+        storedBytes = try container.decode(Int.self, forKey: .storedBytes)
+        rawXXH64 = try Self.decodeHex(container, .rawXXH64)
+        storedXXH64 = try Self.decodeHex(container, .storedXXH64)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(rawBytes, forKey: .rawBytes)
+        try container.encode(storedBytes, forKey: .storedBytes)
+        try container.encode(Self.hex(rawXXH64), forKey: .rawXXH64)
+        try container.encode(Self.hex(storedXXH64), forKey: .storedXXH64)
+    }
+
+    /// 16 lowercase hex digits.
+    static func hex(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+
+    private static func decodeHex(_ container: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) throws -> UInt64 {
+        let text = try container.decode(String.self, forKey: key)
+        guard text.utf8.count == 16, text.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }),
+              let value = UInt64(text, radix: 16) else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "expected 16 lowercase hex digits, got '\(text)'")
+        }
+        return value
+    }
+}

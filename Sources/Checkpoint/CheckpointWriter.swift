@@ -1,0 +1,152 @@
+// Writes a .wmx checkpoint (layout in CheckpointFormat.swift): named sections of floats, Int64s or
+// bytes plus the caller's metadata as JSON, compressed in chunks on several threads straight into a
+// temporary file beside the target, which is fsynced and renamed over it (TemporaryFile).
+//
+// Measured on this machine (2 cores, ~84M floats of normal*0.02 weights and AdamW moments, see
+// CheckpointBenchmarkTests): zstd level 1 on byte-shuffled floats gives ratio ~1.19 (1.08 without
+// the shuffle) and decompresses faster; level 3 is slower and compresses less (1.17); level -1
+// compresses faster but only to 1.09. Chunks of 4 MiB keep each worker's buffers in cache and let
+// load decompress in parallel too, which ZSTD_c_nbWorkers (compression only) would not.
+import Foundation
+
+public struct CheckpointWriter {
+    public struct Options: Sendable {
+        /// zstd compression level.
+        public var level: Int32
+        /// Split float sections into byte planes before compression.
+        public var byteShuffle: Bool
+        /// Raw bytes per independently compressed chunk.
+        public var chunkBytes: Int
+        /// Threads compressing chunks.
+        public var threads: Int
+
+        public init(level: Int32 = 1, byteShuffle: Bool = true, chunkBytes: Int = 4 << 20,
+                    threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+            precondition((1...CheckpointFormat.maxChunkBytes).contains(chunkBytes), "chunkBytes must be 1...\(CheckpointFormat.maxChunkBytes)")
+            self.level = level
+            self.byteShuffle = byteShuffle
+            self.chunkBytes = chunkBytes
+            self.threads = max(1, threads)
+        }
+    }
+
+    /// Test hook: with WAVEMIX_TEST_PAUSE_IN_SAVE=<seconds> in the environment, write(to:) sleeps
+    /// that long once about half of the data is in the temporary file, so a test can kill the
+    /// process in the middle of a save.
+    public static let pauseEnvironmentVariable = "WAVEMIX_TEST_PAUSE_IN_SAVE"
+
+    private enum Payload {
+        case floats([Float])
+        case borrowedFloats(UnsafeBufferPointer<Float>)
+        case int64s([Int64])
+        case bytes([UInt8])
+    }
+
+    private struct PendingSection {
+        let name: String
+        let kind: CheckpointSectionKind
+        let payload: Payload
+
+        func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+            switch payload {
+            case .floats(let values): return try values.withUnsafeBufferPointer { (elements) throws(E) -> R in try body(UnsafeRawBufferPointer(elements)) }
+            case .borrowedFloats(let values): return try body(UnsafeRawBufferPointer(values))
+            case .int64s(let values): return try values.withUnsafeBufferPointer { (elements) throws(E) -> R in try body(UnsafeRawBufferPointer(elements)) }
+            case .bytes(let values): return try values.withUnsafeBufferPointer { (elements) throws(E) -> R in try body(UnsafeRawBufferPointer(elements)) }
+            }
+        }
+    }
+
+    public let options: Options
+    private let metadata: any Encodable
+    private var sections: [PendingSection] = []
+
+    /// `metadata` is stored as JSON and read back with CheckpointReader.metadata(as:).
+    public init(metadata: some Encodable = [String: String](), options: Options = Options()) {
+        self.metadata = metadata
+        self.options = options
+    }
+
+    public mutating func add(_ name: String, floats: [Float]) {
+        sections.append(PendingSection(name: name, kind: .f32, payload: .floats(floats)))
+    }
+
+    /// Adds floats without copying them: the memory must stay valid and unchanged until write(to:) returns.
+    public mutating func add(_ name: String, floats: UnsafeBufferPointer<Float>) {
+        sections.append(PendingSection(name: name, kind: .f32, payload: .borrowedFloats(floats)))
+    }
+
+    public mutating func add(_ name: String, int64s: [Int64]) {
+        sections.append(PendingSection(name: name, kind: .i64, payload: .int64s(int64s)))
+    }
+
+    public mutating func add(_ name: String, bytes: [UInt8]) {
+        sections.append(PendingSection(name: name, kind: .bytes, payload: .bytes(bytes)))
+    }
+
+    /// Writes the checkpoint to `path` atomically: on any error the file at `path` is untouched and
+    /// no temporary file is left behind.
+    public func write(to path: String) throws(CheckpointError) {
+        var names = Set<String>()
+        for section in sections where !names.insert(section.name).inserted {
+            throw .duplicateSection(path: path, section: section.name)
+        }
+        let metadataJSON: Data
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            metadataJSON = try encoder.encode(metadata)
+        } catch {
+            throw .metadataNotEncodable(path: path, reason: String(describing: error))
+        }
+        try Self.withRawBytes(sections[...], []) { (buffers) throws(CheckpointError) in
+            try write(buffers, metadataJSON: metadataJSON, to: path)
+        }
+    }
+
+    /// Calls `body` with the raw bytes of every section, valid for the duration of the call.
+    private static func withRawBytes<R>(_ pending: ArraySlice<PendingSection>, _ collected: [UnsafeRawBufferPointer],
+                                        _ body: ([UnsafeRawBufferPointer]) throws(CheckpointError) -> R) throws(CheckpointError) -> R {
+        guard let first = pending.first else { return try body(collected) }
+        return try first.withBytes { (bytes) throws(CheckpointError) -> R in
+            try withRawBytes(pending.dropFirst(), collected + [bytes], body)
+        }
+    }
+
+    private func write(_ buffers: [UnsafeRawBufferPointer], metadataJSON: Data, to path: String) throws(CheckpointError) {
+        let layout = ChunkLayout(sections: sections.map { ($0.name, $0.kind) }, buffers: buffers, options: options)
+        // Room for the table with every stored size at its upper bound; the real table is never longer.
+        let reservedJSON = layout.headerJSON(metadata: metadataJSON, chunks: layout.upperBounds).count
+        let dataStart = CheckpointFormat.fixedHeaderBytes + reservedJSON + CheckpointFormat.headerChecksumBytes
+
+        let file: TemporaryFile
+        do throws(SystemCallError) {
+            file = try TemporaryFile(finalPath: path)
+        } catch {
+            if error.meansNotWritable { throw .notWritable(directory: directoryOf(path), reason: error.reason) }
+            throw CheckpointError(error, reportedAs: path)
+        }
+        let encoded = try ChunkEncoder.write(layout.sources, level: options.level, threads: options.threads, to: file,
+                                             at: dataStart, reportedAs: path, afterChunk: Self.pauseHook(halfway: layout.halfwayChunk))
+        var json = layout.headerJSON(metadata: metadataJSON, chunks: encoded)
+        precondition(json.count <= reservedJSON, "the header outgrew the room reserved for it")
+        json += [UInt8](repeating: UInt8(ascii: " "), count: reservedJSON - json.count)
+        var header = CheckpointFormat.fixedHeader(jsonBytes: reservedJSON) + json
+        let checksum = header.withUnsafeBytes { XXH64.hash($0) }
+        withUnsafeBytes(of: checksum.littleEndian) { header += $0 }
+        do throws(SystemCallError) {
+            try header.withUnsafeBufferPointer { (bytes) throws(SystemCallError) in try file.write(UnsafeRawBufferPointer(bytes), at: 0) }
+            try file.commit()
+        } catch {
+            throw CheckpointError(error, reportedAs: path)
+        }
+    }
+
+    /// The test hook of pauseEnvironmentVariable, run after each chunk is written.
+    private static func pauseHook(halfway: Int) -> @Sendable (Int) -> Void {
+        let seconds = ProcessInfo.processInfo.environment[pauseEnvironmentVariable].flatMap(Double.init) ?? 0
+        return { chunk in
+            if chunk == halfway && seconds > 0 { Thread.sleep(forTimeInterval: seconds) }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+// The one file that calls libzstd: a compression context and a decompression context, each used
+// by one thread at a time, and the frame header query used to check a chunk's declared size before
+// any buffer is allocated for it. Failures come back as zstd's own error name.
+import CZstd
+
+struct ZstdFailure: Error {
+    let reason: String
+
+    init(code: Int) { reason = String(cString: ZSTD_getErrorName(code)) }
+    init(reason: String) { self.reason = reason }
+}
+
+enum Zstd {
+    /// Bytes a compressed frame of `count` input bytes can take at most.
+    static func compressBound(_ count: Int) -> Int { ZSTD_compressBound(count) }
+
+    /// Bytes at the start of a frame that always hold its whole header.
+    static let frameHeaderBytesMax = 18
+
+    /// The decompressed size a frame declares in its header, or nil if it declares none or the bytes are no frame.
+    static func declaredContentSize(_ frame: UnsafeRawBufferPointer) -> UInt64? {
+        let size = ZSTD_getFrameContentSize(frame.baseAddress, frame.count)
+        return size >= UInt64.max - 1 ? nil : size  // ZSTD_CONTENTSIZE_UNKNOWN, ZSTD_CONTENTSIZE_ERROR
+    }
+}
+
+final class ZstdCompressor {
+    private let context: OpaquePointer
+
+    init(level: Int32) {
+        guard let context = ZSTD_createCCtx() else { fatalError("ZSTD_createCCtx: out of memory") }
+        self.context = context
+        ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level)
+    }
+
+    deinit { ZSTD_freeCCtx(context) }
+
+    /// Compresses `source` into one frame (content size recorded) and returns its length.
+    func compress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) throws(ZstdFailure) -> Int {
+        let result = ZSTD_compress2(context, destination.baseAddress, destination.count, source.baseAddress, source.count)
+        if ZSTD_isError(result) != 0 { throw ZstdFailure(code: result) }
+        return result
+    }
+}
+
+final class ZstdDecompressor {
+    private let context: OpaquePointer
+
+    init() {
+        guard let context = ZSTD_createDCtx() else { fatalError("ZSTD_createDCtx: out of memory") }
+        self.context = context
+    }
+
+    deinit { ZSTD_freeDCtx(context) }
+
+    /// Decompresses one frame, which must fill `destination` exactly.
+    func decompress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) throws(ZstdFailure) {
+        let result = ZSTD_decompressDCtx(context, destination.baseAddress, destination.count, source.baseAddress, source.count)
+        if ZSTD_isError(result) != 0 { throw ZstdFailure(code: result) }
+        if result != destination.count {
+            throw ZstdFailure(reason: "frame holds \(result) bytes, expected \(destination.count)")
+        }
+    }
+}

@@ -1,0 +1,75 @@
+// Helpers shared by the Checkpoint tests: scratch directories, deterministic data, byte surgery on
+// files, and capturing a typed error.
+import Foundation
+import XCTest
+
+/// A fresh directory under the system temporary directory, removed with everything in it on deinit.
+final class ScratchDirectory {
+    let path: String
+
+    init() {
+        var template = Array((NSTemporaryDirectory() + "/checkpoint-tests-XXXXXX").utf8CString)
+        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func file(_ name: String) -> String { path + "/" + name }
+}
+
+/// SplitMix64: a small deterministic generator, so every test sees the same data on every run.
+struct TestRandom {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+
+    /// Uniform in (0, 1].
+    mutating func unit() -> Float { Float((next() >> 40) + 1) / Float(1 << 24) }
+
+    /// `count` samples of N(0, scale^2) (Box-Muller), like freshly initialised or trained weights.
+    mutating func normals(_ count: Int, scale: Float) -> [Float] {
+        var values = [Float](repeating: 0, count: count)
+        var index = 0
+        while index < count {
+            let radius = (-2 * logf(unit())).squareRoot() * scale
+            let angle = 2 * Float.pi * unit()
+            values[index] = radius * cosf(angle)
+            if index + 1 < count { values[index + 1] = radius * sinf(angle) }
+            index += 2
+        }
+        return values
+    }
+
+    mutating func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) } }
+}
+
+func readBytes(_ path: String) -> [UInt8] { Array(FileManager.default.contents(atPath: path)!) }
+
+func writeBytes(_ bytes: [UInt8], to path: String) {
+    precondition(FileManager.default.createFile(atPath: path, contents: Data(bytes)), "cannot write \(path)")
+}
+
+/// The error `body` throws, or nil if it returns.
+func thrownError<E: Error, R>(_ body: () throws(E) -> R) -> E? {
+    do {
+        _ = try body()
+        return nil
+    } catch {
+        return error
+    }
+}
+
+/// Hidden names in `directory` that look like temporary files of TemporaryFile.
+func temporaryFiles(in directory: String) -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasPrefix(".") && $0.contains(".tmp-") }
+}
