@@ -12,7 +12,7 @@ struct WaveMixCommand: ParsableCommand {
             With no subcommand, `wavemix` trains on Fashion-MNIST.
             """,
         version: wavemixVersion,
-        subcommands: [Bench.self],
+        subcommands: [Bench.self, DebugStep.self],
         defaultSubcommand: Bench.self)
 
     static func main() {
