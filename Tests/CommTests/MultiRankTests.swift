@@ -1,0 +1,48 @@
+// Launcher tests: run this test binary's worker tests as MPI jobs (mpirun -np 2 through the
+// launcher script, mpirun -np 4 --oversubscribe with Open MPI defaults) and as a singleton
+// without mpirun, and check that every rank ran every worker test and passed.
+import Foundation
+import XCTest
+
+final class MultiRankTests: XCTestCase {
+    func testWorkersOnTwoRanksThroughTheLauncher() throws {
+        _ = try Subprocess.mpirun()
+        let result = try Subprocess.run(Subprocess.launcher, ["-n", "2", "--timeout", "60", "--", Subprocess.testBinary, "CommTests.MPIWorkerTests"],
+                                        environment: Subprocess.workerEnvironment(["WAVEMIX_EXPECT_SIZE": "2"]))
+        assertWorkersPassed(result, suite: "MPIWorkerTests", ranks: 2)
+    }
+
+    func testWorkersOnFourRanksOversubscribedWithOpenMPIDefaults() throws {
+        let mpirun = try Subprocess.mpirun()
+        let result = try Subprocess.run(mpirun, ["--timeout", "60", "-np", "4", "--oversubscribe", Subprocess.testBinary, "CommTests.MPIWorkerTests"],
+                                        environment: Subprocess.workerEnvironment(["WAVEMIX_EXPECT_SIZE": "4"]))
+        assertWorkersPassed(result, suite: "MPIWorkerTests", ranks: 4)
+    }
+
+    func testWorkersAsSingletonWithoutMPIRun() throws {
+        _ = try Subprocess.mpirun() // the singleton still needs Open MPI's runtime installed
+        let result = try Subprocess.run(Subprocess.testBinary, ["CommTests.MPIWorkerTests"],
+                                        environment: Subprocess.workerEnvironment(["WAVEMIX_EXPECT_SIZE": "1"]), deadline: 60)
+        assertWorkersPassed(result, suite: "MPIWorkerTests", ranks: 1)
+    }
+
+    func testLifecycleAsSingletonAndOnTwoRanks() throws {
+        let mpirun = try Subprocess.mpirun()
+        let alone = try Subprocess.run(Subprocess.testBinary, ["CommTests.LifecycleWorkerTests"],
+                                       environment: Subprocess.workerEnvironment(), deadline: 60)
+        assertWorkersPassed(alone, suite: "LifecycleWorkerTests", ranks: 1)
+        let two = try Subprocess.run(mpirun, ["--timeout", "60", "-np", "2", "--bind-to", "none", Subprocess.testBinary, "CommTests.LifecycleWorkerTests"],
+                                     environment: Subprocess.workerEnvironment())
+        assertWorkersPassed(two, suite: "LifecycleWorkerTests", ranks: 2)
+    }
+}
+
+/// Every one of `ranks` processes ran `suite` without a skip or a failure, and the job exited 0.
+func assertWorkersPassed(_ result: ChildResult, suite: String, ranks: Int, file: StaticString = #filePath, line: UInt = #line) {
+    let context = "\(suite) on \(ranks) rank(s), exit status \(result.status), \(String(format: "%.1f", result.seconds)) s; output:\n\(result.output.suffix(6000))"
+    XCTAssertEqual(result.status, 0, context, file: file, line: line)
+    XCTAssertEqual(result.output.occurrences(of: "Test Suite '\(suite)' passed"), ranks, context, file: file, line: line)
+    XCTAssertEqual(result.output.occurrences(of: "' skipped"), 0, "worker tests must run, not skip: \(context)", file: file, line: line)
+    XCTAssertEqual(result.output.occurrences(of: " with 0 failures"), 2 * ranks, context, file: file, line: line)
+    print("\(suite) on \(ranks) rank(s): \(String(format: "%.2f", result.seconds)) s")
+}
