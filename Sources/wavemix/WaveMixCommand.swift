@@ -1,6 +1,7 @@
 // The `wavemix` command: a table of contents of its subcommands.
 import ArgumentParser
 import Foundation
+import Training
 
 @main
 struct WaveMixCommand: ParsableCommand {
@@ -12,8 +13,8 @@ struct WaveMixCommand: ParsableCommand {
             With no subcommand, `wavemix` trains on Fashion-MNIST.
             """,
         version: wavemixVersion,
-        subcommands: [Bench.self, DebugStep.self],
-        defaultSubcommand: Bench.self)
+        subcommands: [Train.self, Bench.self, DebugStep.self],
+        defaultSubcommand: Train.self)
 
     static func main() {
         OpenBLASKernels.selectBeforeStart()
@@ -26,4 +27,4 @@ struct WaveMixCommand: ParsableCommand {
     }
 }
 
-let wavemixVersion = "0.1.0"
+let wavemixVersion = libraryVersion

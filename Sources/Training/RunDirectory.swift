@@ -1,0 +1,53 @@
+// The run directory: chosen once (rank 0 picks the default name and tells everyone), created by
+// rank 0, and config.json written there atomically. A directory that already holds a run is
+// refused rather than overwritten.
+import Comm
+import Foundation
+
+public enum RunDirectory {
+    /// Creates the directory (rank 0) and returns its path on every rank.
+    public static func prepare(_ requested: String?, dataName: String, comm: Communicator) throws -> String {
+        var path = requested ?? ""
+        if comm.rank == 0 && requested == nil {
+            let stamp = DateFormatter()
+            stamp.dateFormat = "yyyyMMdd-HHmmss"
+            stamp.locale = Locale(identifier: "en_US_POSIX")
+            path = "runs/\(dataName)-\(stamp.string(from: Date()))"
+        }
+        if comm.size > 1 { path = String(decoding: try comm.broadcast(Array(path.utf8), root: 0), as: UTF8.self) }
+        var failure = ""
+        if comm.rank == 0 {
+            let manager = FileManager.default
+            var isDirectory: ObjCBool = false
+            if manager.fileExists(atPath: path + "/metrics.jsonl") || manager.fileExists(atPath: path + "/model.safetensors") {
+                failure = "\(path) already holds a run; choose another --run-dir (nothing was changed there)"
+            } else if manager.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue {
+                failure = "\(path) exists and is not a directory"
+            } else {
+                do { try manager.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+                    failure = "\(path): cannot create the run directory: \(error.localizedDescription)"
+                }
+            }
+        }
+        if comm.size > 1 { failure = String(decoding: try comm.broadcast(Array(failure.utf8), root: 0), as: UTF8.self) }
+        if !failure.isEmpty { throw InputError(failure) }
+        return path
+    }
+
+    /// RUN_DIR/config.json: the options and the world size, written by rank 0 via a temporary file.
+    public static func writeConfig(_ options: TrainingOptions, worldSize: Int, comm: Communicator) throws {
+        guard comm.rank == 0 else { return }
+        struct File: Encodable { let options: TrainingOptions; let worldSize: Int; let version: String
+            enum CodingKeys: String, CodingKey { case options, worldSize = "world_size", version } }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(File(options: options, worldSize: worldSize, version: libraryVersion))
+        let path = options.runDirectory + "/config.json"
+        do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+            throw InputError("\(path): cannot write: \(error.localizedDescription)")
+        }
+    }
+}
+
+/// The version of wavemix-swift, recorded in run configurations and checkpoints.
+public let libraryVersion = "0.1.0"

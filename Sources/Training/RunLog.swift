@@ -1,0 +1,46 @@
+// What a run tells its user: progress lines on stdout and RUN_DIR/metrics.jsonl (one JSON object a
+// line). Only rank 0 writes; other ranks speak only to report an error.
+import Comm
+import Foundation
+
+final class RunLog {
+    private let isWriter: Bool
+    private var metrics: FileHandle?
+
+    init(runDirectory: String, isWriter: Bool, append: Bool) throws {
+        self.isWriter = isWriter
+        guard isWriter else { return }
+        let path = runDirectory + "/metrics.jsonl"
+        if !append || !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                throw InputError("\(path): cannot create the metrics file")
+            }
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw InputError("\(path): cannot open for writing") }
+        handle.seekToEndOfFile()
+        metrics = handle
+    }
+
+    func line(_ text: String) {
+        if isWriter { Console.out(text) }
+    }
+
+    /// Appends one JSON object to metrics.jsonl, keys sorted.
+    func record(_ fields: [String: Any]) {
+        guard let metrics else { return }
+        guard var data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return }
+        data.append(0x0A)
+        metrics.write(data)
+    }
+
+    deinit { try? metrics?.close() }
+}
+
+/// "1h02m", "4m05s", "12s".
+func formatDuration(_ seconds: Double) -> String {
+    guard seconds.isFinite, seconds >= 0 else { return "?" }
+    let s = Int(seconds.rounded())
+    if s >= 3600 { return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) }
+    if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }
+    return "\(s)s"
+}

@@ -1,0 +1,222 @@
+// The training loop: every rank holds a replica, reads its shard of each global batch, and the
+// gradients are averaged over ranks (GradientReducer) before the optimizer step; rank 0 logs,
+// evaluates with everyone (sharded) and writes the run directory.
+import Checkpoint
+import Comm
+import Data
+import Dispatch
+import Foundation
+import Kernels
+import WaveMix
+
+public struct TrainingSummary: Sendable {
+    public var steps: Int
+    public var epochs: Int
+    public var finalEvaluation: EvaluationResult?
+    public var seconds: Double
+    public var imagesPerSecond: Double
+}
+
+public final class Trainer {
+    public let options: TrainingOptions
+    let comm: Communicator
+    let data: DataSet
+    let model: WaveMixModel
+    let optimizer: Optimizer
+    let schedule: LRSchedule
+    let sampler: EpochSampler
+    let trainLoader: BatchLoader
+    let testLoader: BatchLoader
+    let reducer: GradientReducer?
+    let log: RunLog
+    /// One micro-batch of input [B, H, W, C] and labels, reused every step.
+    private let input: UnsafeMutableBufferPointer<Float>
+    private let labels: UnsafeMutableBufferPointer<Int32>
+    private var reduceError: Error?
+
+    /// Optimizer steps taken so far, and where the next one starts.
+    public private(set) var step = 0
+    public private(set) var epoch = 0
+    public private(set) var positionInEpoch = 0
+
+    public init(options: TrainingOptions, comm: Communicator, data: DataSet) throws {
+        self.options = options
+        self.comm = comm
+        self.data = data
+        let source = data.train
+        model = try WaveMixModel(config: options.model, imageHeight: source.height, imageWidth: source.width, seed: options.seed)
+        optimizer = Optimizer(options.optimizer, parameterCount: model.parameterCount)
+        sampler = try EpochSampler(count: source.count, batchSize: options.batchSize * options.gradientAccumulation,
+                                   worldSize: comm.size, rank: comm.rank, seed: options.seed)
+        let stepsPerEpoch = sampler.batchesPerEpoch
+        let totalSteps = min(options.maxSteps ?? Int.max, options.epochs * stepsPerEpoch)
+        schedule = LRSchedule(kind: options.schedule, baseLR: options.learningRate, totalSteps: totalSteps,
+                              warmupSteps: options.warmupSteps, stepSize: options.stepSize, gamma: options.gamma,
+                              minLR: options.minLearningRate)
+        let threads = Parallel.threads
+        let transform = SampleTransform(for: source, outputChannels: options.model.inChans, normalization: data.normalization,
+                                        augmentation: options.augmentation, seed: options.seed)
+        trainLoader = BatchLoader(source: source, transform: transform, threads: threads)
+        let evalTransform = SampleTransform(for: data.test, outputChannels: options.model.inChans, normalization: data.normalization)
+        testLoader = BatchLoader(source: data.test, transform: evalTransform, threads: threads)
+        let batch = max(options.batchSize, options.evalBatchSize)
+        input = .allocate(capacity: batch * transform.outputCount)
+        labels = .allocate(capacity: batch)
+        model.reserve(batch: batch)
+        reducer = comm.size > 1 ? GradientReducer(comm: comm, model: model, bucketBytes: Int(options.bucketMiB * 1_048_576)) : nil
+        log = try RunLog(runDirectory: options.runDirectory, isWriter: comm.rank == 0, append: false)
+        try synchronizeInitialState()
+        installCollectiveHooks()
+    }
+
+    deinit {
+        input.deallocate()
+        labels.deallocate()
+    }
+
+    public var stepsPerEpoch: Int { sampler.batchesPerEpoch }
+    public var totalSteps: Int { schedule.totalSteps }
+
+    /// Rank 0's parameters and buffers become everyone's (they agree already when seeded alike;
+    /// this makes it a guarantee, as DDP does).
+    private func synchronizeInitialState() throws {
+        guard comm.size > 1 else { return }
+        try comm.broadcast(model.parameters, root: 0)
+        try comm.broadcast(model.buffers, root: 0)
+    }
+
+    private func installCollectiveHooks() {
+        guard comm.size > 1 else { return }
+        // The model's hooks cannot throw: the first failure is kept and rethrown after backward.
+        if let reducer {
+            model.gradientsReady = { [unowned self] offset in
+                guard reduceError == nil else { return }
+                do { try reducer.gradientsReady(from: offset) } catch { reduceError = error }
+            }
+        }
+        if options.syncBatchNorm {
+            let comm = self.comm
+            model.statisticsReducer = { [unowned self] sums in
+                guard reduceError == nil else { return }
+                do { try comm.allreduceSum(sums) } catch { reduceError = error }
+            }
+        }
+    }
+
+    public func run() throws -> TrainingSummary {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let global = options.batchSize * options.gradientAccumulation * comm.size
+        log.line("training \(model.parameterCount) parameters on \(data.train.count) images (\(data.spec)), "
+                 + "\(comm.size) rank(s) x \(Parallel.threads) thread(s), global batch \(global), "
+                 + "\(stepsPerEpoch) steps/epoch, \(totalSteps) steps")
+        var windowLoss = 0.0, windowSteps = 0
+        var windowStart = DispatchTime.now().uptimeNanoseconds
+        var lastEvaluation: (step: Int, result: EvaluationResult)?
+        var trainedImages = 0
+        epochs: while epoch < options.epochs && step < totalSteps {
+            let batches = sampler.batches(epoch: epoch, from: positionInEpoch)
+            if !batches.isEmpty { trainLoader.prefetch(indices: batches[0], epoch: epoch) }
+            for (i, indices) in batches.enumerated() {
+                try trainLoader.take(pixels: input.baseAddress!, labels: labels.baseAddress!)
+                let loss = try trainStep(indices: indices)
+                if i + 1 < batches.count { trainLoader.prefetch(indices: batches[i + 1], epoch: epoch) }
+                step += 1
+                positionInEpoch += 1
+                trainedImages += global
+                windowLoss += Double(loss)
+                windowSteps += 1
+                if step % options.logEvery == 0 || step == totalSteps || positionInEpoch == stepsPerEpoch {
+                    try logProgress(lossSum: windowLoss, steps: windowSteps, since: windowStart, startOfRun: start)
+                    windowLoss = 0; windowSteps = 0
+                    windowStart = DispatchTime.now().uptimeNanoseconds
+                }
+                if step == totalSteps {
+                    if i + 1 < batches.count { try trainLoader.take(pixels: input.baseAddress!, labels: labels.baseAddress!) }
+                    break epochs
+                }
+            }
+            epoch += 1
+            positionInEpoch = 0
+            if options.evalEvery > 0 && epoch % options.evalEvery == 0 {
+                lastEvaluation = (step, try evaluateAndLog())
+            }
+        }
+        if lastEvaluation?.step != step { lastEvaluation = (step, try evaluateAndLog()) }
+        try saveFinalWeights()
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return TrainingSummary(steps: step, epochs: epoch, finalEvaluation: lastEvaluation?.result, seconds: seconds,
+                               imagesPerSecond: Double(trainedImages) / seconds)
+    }
+
+    /// Forward and backward of every micro-batch, all-reduce, clipping, optimizer step. Returns the
+    /// mean loss of this rank's micro-batches.
+    private func trainStep(indices: [Int]) throws -> Float {
+        let b = options.batchSize, k = options.gradientAccumulation
+        model.zeroGradients()
+        var loss: Float = 0
+        for micro in 0..<k {
+            let ids = Array(indices[(micro * b)..<((micro + 1) * b)])
+            if micro > 0 {
+                try trainLoader.load(indices: ids, epoch: epoch, pixels: input.baseAddress!, labels: labels.baseAddress!)
+            }
+            let x = input.baseAddress!
+            model.forward(input: x, batch: b, training: true,
+                          dropout: .keyed(seed: options.seed, step: UInt64(step * k + micro), sampleIDs: ids))
+            let result = model.crossEntropy(labels: labels.baseAddress!, batch: b)
+            loss += result.loss / Float(k)
+            if k > 1 {
+                let d = model.logitsGradient
+                for i in 0..<(b * options.model.numClasses) { d[i] /= Float(k) }
+            }
+            // Gradients are reduced once per step: only the last micro-batch reports to the reducer.
+            let hook = model.gradientsReady
+            if micro < k - 1 { model.gradientsReady = nil }
+            model.backward(input: x, batch: b)
+            model.gradientsReady = hook
+            if let error = reduceError { throw error }
+        }
+        try reducer?.finish()
+        if let maxNorm = options.clipGradNorm { clipGradientNorm(model.gradients, maxNorm: maxNorm) }
+        optimizer.step(parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients),
+                       lr: schedule.learningRate(at: step))
+        return loss
+    }
+
+    private func logProgress(lossSum: Double, steps: Int, since windowStart: UInt64, startOfRun: UInt64) throws {
+        var totals = [lossSum, Double(steps)]
+        if comm.size > 1 { try totals.withUnsafeMutableBufferPointer { try comm.allreduceSum($0) } }
+        guard comm.rank == 0 else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        let loss = totals[0] / totals[1]
+        let images = Double(steps * options.batchSize * options.gradientAccumulation * comm.size)
+        let rate = images / (Double(now - windowStart) / 1e9)
+        let elapsed = Double(now - startOfRun) / 1e9
+        let eta = elapsed / Double(step) * Double(totalSteps - step)
+        let lr = schedule.learningRate(at: max(0, step - 1))
+        log.line(String(format: "epoch %d/%d step %d/%d (%d/%d) loss %.4f lr %.2e %.1f img/s ETA %@",
+                        epoch + 1, options.epochs, step, totalSteps, positionInEpoch, stepsPerEpoch, loss, lr, rate,
+                        formatDuration(eta)))
+        log.record(["step": step, "epoch": Double(epoch) + Double(positionInEpoch) / Double(stepsPerEpoch), "loss": loss,
+                    "lr": lr, "images_per_second": rate])
+    }
+
+    private func evaluateAndLog() throws -> EvaluationResult {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let result = try evaluate(model: model, loader: testLoader, batchSize: options.evalBatchSize, comm: comm,
+                                  input: input.baseAddress!, labels: labels.baseAddress!)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        log.line(String(format: "eval after epoch %d (step %d): top-1 %.2f%%, top-5 %.2f%%, loss %.4f on %d images (%.1f s)",
+                        epoch, step, 100 * result.top1, 100 * result.top5, result.loss, result.samples, seconds))
+        log.record(["step": step, "epoch": Double(epoch) + Double(positionInEpoch) / Double(stepsPerEpoch),
+                    "eval_loss": result.loss, "eval_top1": result.top1, "eval_top5": result.top5, "eval_samples": result.samples])
+        return result
+    }
+
+    /// RUN_DIR/model.safetensors: the final state dict under the official names (rank 0).
+    private func saveFinalWeights() throws {
+        guard comm.rank == 0 else { return }
+        let path = options.runDirectory + "/model.safetensors"
+        try StateDictFiles.write(model.stateDict(), to: path, metadata: ["format": "pt", "step": "\(step)"])
+        log.line("wrote \(path)")
+    }
+}

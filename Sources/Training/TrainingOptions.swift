@@ -1,0 +1,48 @@
+// Everything a training run is: the model, the data, the recipe and where it writes. Built by the
+// CLI from flags, written to RUN_DIR/config.json, and read back by a resumed run.
+import Data
+import WaveMix
+
+public struct TrainingOptions: Codable, Equatable, Sendable {
+    public var model: WaveMixConfig
+    /// `--data` spec (e.g. `fashion-mnist`, `idx:DIR`).
+    public var data: String
+    /// Samples per rank per micro-batch.
+    public var batchSize: Int
+    /// Micro-batches per optimizer step (gradients are reduced once per step).
+    public var gradientAccumulation: Int = 1
+    public var epochs: Int
+    /// Stop after this many optimizer steps (before the epochs run out).
+    public var maxSteps: Int?
+    public var optimizer: OptimizerSettings
+    public var learningRate: Double
+    public var schedule: ScheduleKind = .constant
+    public var warmupSteps: Int = 0
+    public var stepSize: Int = 1
+    public var gamma: Double = 0.1
+    public var minLearningRate: Double = 0
+    public var clipGradNorm: Double?
+    public var seed: UInt64 = 0
+    public var cropPadding: Int = 0
+    public var horizontalFlip: Bool = false
+    public var syncBatchNorm: Bool = false
+    /// Steps between progress lines (and train entries in metrics.jsonl).
+    public var logEvery: Int = 50
+    /// Evaluate on the test split after every this many epochs (0: only at the end).
+    public var evalEvery: Int = 1
+    public var evalBatchSize: Int = 256
+    /// Gradient bucket size for the all-reduce, in MiB.
+    public var bucketMiB: Double = 4
+    public var runDirectory: String
+
+    public init(model: WaveMixConfig, data: String, batchSize: Int, epochs: Int, optimizer: OptimizerSettings,
+                learningRate: Double, runDirectory: String) {
+        self.model = model; self.data = data; self.batchSize = batchSize; self.epochs = epochs
+        self.optimizer = optimizer; self.learningRate = learningRate; self.runDirectory = runDirectory
+    }
+
+    /// The official examples' recipe: AdamW, lr 1e-3, weight decay 0.01.
+    public static let officialOptimizer = OptimizerSettings(kind: .adamw, weightDecay: 0.01)
+
+    var augmentation: Augmentation { Augmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip) }
+}

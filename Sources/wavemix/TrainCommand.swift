@@ -1,0 +1,147 @@
+// `wavemix train`: options in, TrainingOptions out, then the Trainer. Runs the same as a plain
+// process or as one rank of an mpirun job.
+import ArgumentParser
+import Comm
+import Data
+import Foundation
+import Training
+import WaveMix
+
+extension OptimizerKind: ExpressibleByArgument {}
+extension ScheduleKind: ExpressibleByArgument {}
+
+struct DataOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Data set: fashion-mnist (default path), mnist:DIR, idx:DIR, cifar10:DIR, cifar100:DIR, imagefolder:DIR, imagenet:DIR, places365:DIR, packed:DIR.", valueName: "spec"))
+    var data = "fashion-mnist"
+
+    @Option(help: "Input channels the model sees (default: the data set's; 3 repeats a grey channel, as the PyTorch examples do).")
+    var inChans: Int?
+
+    func validate() throws {
+        if let inChans, inChans < 1 { throw ValidationError("--in-chans must be at least 1") }
+        _ = try parsedSpec()
+    }
+
+    func parsedSpec() throws -> DataSpec {
+        do { return try DataSpec(parsing: data) } catch { throw ValidationError(error.description) }
+    }
+}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a WaveMix model (one process, or one rank of an mpirun job).",
+        discussion: """
+            With no options: WaveMix-Lite (lite-64-4) on Fashion-MNIST with the official recipe (AdamW, lr 1e-3,
+            weight decay 0.01), batch 128, 2 epochs, evaluating on the test set after each epoch. Writes
+            RUN_DIR/config.json, RUN_DIR/metrics.jsonl (one JSON object a line) and RUN_DIR/model.safetensors
+            (the official state dict names). Under mpirun every rank trains on its shard: --batch-size is per rank.
+            """)
+
+    @OptionGroup(title: "Model") var model: ModelOptions
+    @OptionGroup(title: "Data") var dataOptions: DataOptions
+    @OptionGroup(title: "Runtime") var runtime: RuntimeOptions
+
+    @Option(help: "Directory for config.json, metrics.jsonl and weights (default: runs/<data>-<date>-<time>).")
+    var runDir: String?
+    @Option(help: "Epochs over the training set.") var epochs = 2
+    @Option(help: "Stop after this many optimizer steps.") var maxSteps: Int?
+    @Option(help: "Images per rank per micro-batch.") var batchSize = 128
+    @Option(name: [.customLong("grad-accum"), .customLong("accumulate")],
+            help: "Micro-batches per optimizer step (gradients all-reduced once per step).")
+    var gradAccum = 1
+    @Option(help: "Optimizer: adamw, sgd or lion.") var optimizer: OptimizerKind = .adamw
+    @Option(help: "Learning rate (peak, after warm-up).") var lr = 1e-3
+    @Option(help: "Weight decay (AdamW and Lion: decoupled; SGD: L2).") var weightDecay = 0.01
+    @Option(help: "SGD momentum.") var momentum = 0.0
+    @Flag(help: "SGD with Nesterov momentum.") var nesterov = false
+    @Option(help: "AdamW/Lion beta1.") var beta1: Double?
+    @Option(help: "AdamW/Lion beta2 (default 0.999 for AdamW, 0.99 for Lion).") var beta2: Double?
+    @Option(help: "AdamW epsilon.") var eps = 1e-8
+    @Option(help: "Learning-rate schedule: constant, step or cosine.") var schedule: ScheduleKind = .constant
+    @Option(help: "Linear warm-up steps (from 1% of the rate).") var warmupSteps = 0
+    @Option(help: "Step schedule: steps between decays.") var stepSize = 1000
+    @Option(help: "Step schedule: decay factor.") var gamma = 0.1
+    @Option(help: "Cosine schedule: final learning rate.") var minLr = 0.0
+    @Option(help: "Clip the global gradient norm to this value.") var clipGradNorm: Double?
+    @Option(help: "Seed for initialisation, shuffling, augmentation and dropout.") var seed: UInt64 = 0
+    @Option(help: "Random-crop padding in pixels (0: no crop).") var cropPadding = 0
+    @Flag(help: "Random horizontal flips.") var hflip = false
+    @Flag(help: "Synchronise BatchNorm batch statistics across ranks.") var syncBn = false
+    @Option(help: "Steps between progress lines.") var logEvery = 50
+    @Option(help: "Evaluate after every N epochs (0: only at the end).") var evalEvery = 1
+    @Option(help: "Images per rank per evaluation batch (default: --batch-size).") var evalBatchSize: Int?
+    @Option(help: "Gradient all-reduce bucket size in MiB.") var bucketMib = 4.0
+    @Option(help: "Abort the job if a collective waits longer than this many seconds (default: wait forever).")
+    var commTimeout: Double?
+
+    func validate() throws {
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
+        if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1") }
+        guard batchSize >= 1, gradAccum >= 1 else { throw ValidationError("--batch-size and --grad-accum must be at least 1") }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
+        guard weightDecay >= 0, momentum >= 0, warmupSteps >= 0, stepSize >= 1, logEvery >= 1, evalEvery >= 0 else {
+            throw ValidationError("--weight-decay, --momentum and --warmup-steps must be >= 0; --step-size and --log-every >= 1")
+        }
+        if nesterov && (optimizer != .sgd || momentum <= 0) { throw ValidationError("--nesterov needs --optimizer sgd and --momentum > 0") }
+        if let clipGradNorm, clipGradNorm <= 0 { throw ValidationError("--clip-grad-norm must be positive") }
+        if let evalBatchSize, evalBatchSize < 1 { throw ValidationError("--eval-batch-size must be at least 1") }
+        if let commTimeout, commTimeout <= 0 { throw ValidationError("--comm-timeout must be positive") }
+        guard bucketMib > 0 else { throw ValidationError("--bucket-mib must be positive") }
+    }
+
+    func run() throws {
+        let comm = try Communicator.initialize()
+        comm.timeout = commTimeout
+        do {
+            try train(comm)
+        } catch {
+            // One readable line per failing rank; the other ranks must not wait for it forever.
+            if comm.size > 1 { comm.abort(code: 1, message: "\(error)") }
+            comm.finalize()
+            throw error
+        }
+        comm.finalize()
+    }
+
+    private func train(_ comm: Communicator) throws {
+        ComputeThreads.configure(runtime.threads ?? ComputeThreads.defaultCount(ranksOnHost: comm.localSize))
+        let spec = try dataOptions.parsedSpec()
+        let data = try spec.load()
+        let config = model.config(defaultPreset: "lite-64-4", numClasses: data.numClasses,
+                                  inChans: dataOptions.inChans ?? data.train.channels)
+        var settings = OptimizerSettings(kind: optimizer, weightDecay: weightDecay, eps: eps, momentum: momentum, nesterov: nesterov)
+        settings.beta1 = beta1 ?? 0.9
+        settings.beta2 = beta2 ?? (optimizer == .lion ? 0.99 : 0.999)
+        let runDirectory = try RunDirectory.prepare(runDir, dataName: spec.kind.rawValue, comm: comm)
+        var options = TrainingOptions(model: config, data: dataOptions.data, batchSize: batchSize, epochs: epochs,
+                                      optimizer: settings, learningRate: lr, runDirectory: runDirectory)
+        options.maxSteps = maxSteps
+        options.gradientAccumulation = gradAccum
+        options.schedule = schedule
+        options.warmupSteps = warmupSteps
+        options.stepSize = stepSize
+        options.gamma = gamma
+        options.minLearningRate = minLr
+        options.clipGradNorm = clipGradNorm
+        options.seed = seed
+        options.cropPadding = cropPadding
+        options.horizontalFlip = hflip
+        options.syncBatchNorm = syncBn
+        options.logEvery = logEvery
+        options.evalEvery = evalEvery
+        options.evalBatchSize = evalBatchSize ?? batchSize
+        options.bucketMiB = bucketMib
+        try RunDirectory.writeConfig(options, worldSize: comm.size, comm: comm)
+        let trainer = try Trainer(options: options, comm: comm, data: data)
+        let summary = try trainer.run()
+        if comm.rank == 0, let eval = summary.finalEvaluation {
+            Console.out(String(format: "done: %d steps in %@ (%.1f img/s); test top-1 %.2f%%", summary.steps,
+                               formatElapsed(summary.seconds), summary.imagesPerSecond, 100 * eval.top1))
+        }
+    }
+}
+
+func formatElapsed(_ seconds: Double) -> String {
+    let s = Int(seconds.rounded())
+    return s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+}
