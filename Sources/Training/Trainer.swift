@@ -152,6 +152,11 @@ public final class Trainer {
     /// mean loss of this rank's micro-batches.
     private func trainStep(indices: [Int]) throws -> Float {
         let b = options.batchSize, k = options.gradientAccumulation
+        // As PyTorch DDP (broadcast_buffers=True): every training step starts from rank 0's
+        // BatchNorm running statistics, so the replicas never drift apart.
+        if comm.size > 1 && !options.syncBatchNorm {
+            try comm.broadcast(model.buffers, root: 0)
+        }
         model.zeroGradients()
         var loss: Float = 0
         for micro in 0..<k {
@@ -160,8 +165,10 @@ public final class Trainer {
                 try trainLoader.load(indices: ids, epoch: epoch, pixels: input.baseAddress!, labels: labels.baseAddress!)
             }
             let x = input.baseAddress!
+            // Keyed by optimizer step and sample id only: the same sample gets the same mask whether
+            // it is in this rank's micro-batch, another rank's, or another world size's.
             model.forward(input: x, batch: b, training: true,
-                          dropout: .keyed(seed: options.seed, step: UInt64(step * k + micro), sampleIDs: ids))
+                          dropout: .keyed(seed: options.seed, step: UInt64(step), sampleIDs: ids))
             let result = model.crossEntropy(labels: labels.baseAddress!, batch: b)
             loss += result.loss / Float(k)
             if k > 1 {
