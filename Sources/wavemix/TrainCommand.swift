@@ -109,6 +109,8 @@ struct Train: ParsableCommand {
         let data = try spec.load()
         let config = model.config(defaultPreset: "lite-64-4", numClasses: data.numClasses,
                                   inChans: dataOptions.inChans ?? data.train.channels)
+        // Refuse a model that cannot run on these images before anything is written.
+        do { try config.validate(height: data.train.height, width: data.train.width) } catch { throw InputError(error.description) }
         var settings = OptimizerSettings(kind: optimizer, weightDecay: weightDecay, eps: eps, momentum: momentum, nesterov: nesterov)
         settings.beta1 = beta1 ?? 0.9
         settings.beta2 = beta2 ?? (optimizer == .lion ? 0.99 : 0.999)
