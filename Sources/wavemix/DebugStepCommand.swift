@@ -7,9 +7,9 @@ struct DebugStep: ParsableCommand {
         commandName: "debug-step",
         abstract: "Run one eval forward and one training step from files, for parity checks against PyTorch.",
         discussion: """
-            Reads a model configuration (the official constructor's arguments plus in_chans and image_size, as JSON),
-            a state dict and a batch (`input` float32 NCHW, `labels` int64, optional `dropout.<module>` 0/1 masks) as
-            safetensors, and writes `logits_eval`, `logits_train`, `loss`, `grad.<parameter>` and `after.<buffer>`.
+            Reads a model configuration (the official constructor's arguments plus in_chans and image_size, as JSON), \
+            a state dict and a batch (`input` float32 NCHW, `labels` int64, optional `dropout.<module>` 0/1 masks) as \
+            safetensors, and writes `logits_eval`, `logits_train`, `loss`, `grad.<parameter>` and `after.<buffer>`. \
             scripts/check_debug_step.sh compares them with what the official package computes.
             """)
 

@@ -31,9 +31,9 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a WaveMix model (one process, or one rank of an mpirun job).",
         discussion: """
-            With no options: WaveMix-Lite (lite-64-4) on Fashion-MNIST with the official recipe (AdamW, lr 1e-3,
-            weight decay 0.01), batch 128, 2 epochs, evaluating on the test set after each epoch. Writes
-            RUN_DIR/config.json, RUN_DIR/metrics.jsonl (one JSON object a line) and RUN_DIR/model.safetensors
+            With no options: WaveMix-Lite (lite-64-4) on Fashion-MNIST with the official recipe (AdamW, lr 1e-3, \
+            weight decay 0.01), batch 128, 2 epochs, evaluating on the test set after each epoch. Writes \
+            RUN_DIR/config.json, RUN_DIR/metrics.jsonl (one JSON object a line) and RUN_DIR/model.safetensors \
             (the official state dict names). Under mpirun every rank trains on its shard: --batch-size is per rank.
             """)
 
@@ -66,6 +66,7 @@ struct Train: ParsableCommand {
     @Option(help: "Seed for initialisation, shuffling, augmentation and dropout.") var seed: UInt64 = 0
     @Option(help: "Random-crop padding in pixels (0: no crop).") var cropPadding = 0
     @Flag(help: "Random horizontal flips.") var hflip = false
+    @Flag(help: "Standard augmentation: --crop-padding 4 and --hflip.") var augment = false
     @Flag(help: "Synchronise BatchNorm batch statistics across ranks.") var syncBn = false
     @Option(help: "Steps between progress lines.") var logEvery = 50
     @Option(help: "Evaluate after every N epochs (0: only at the end).") var evalEvery = 1
@@ -75,6 +76,7 @@ struct Train: ParsableCommand {
     var commTimeout: Double?
 
     func validate() throws {
+        guard cropPadding >= 0 else { throw ValidationError("--crop-padding must be 0 or more") }
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
         if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1") }
         guard batchSize >= 1, gradAccum >= 1 else { throw ValidationError("--batch-size and --grad-accum must be at least 1") }
@@ -126,8 +128,8 @@ struct Train: ParsableCommand {
         options.minLearningRate = minLr
         options.clipGradNorm = clipGradNorm
         options.seed = seed
-        options.cropPadding = cropPadding
-        options.horizontalFlip = hflip
+        options.cropPadding = augment && cropPadding == 0 ? 4 : cropPadding
+        options.horizontalFlip = hflip || augment
         options.syncBatchNorm = syncBn
         options.logEvery = logEvery
         options.evalEvery = evalEvery

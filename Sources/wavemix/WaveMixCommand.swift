@@ -9,7 +9,7 @@ struct WaveMixCommand: ParsableCommand {
         commandName: "wavemix",
         abstract: "Train and evaluate WaveMix image classifiers, from one process to many MPI ranks.",
         discussion: """
-            Runs the same binary as a plain process or under mpirun (see scripts/wavemix-mpirun).
+            Runs the same binary as a plain process or under mpirun (see scripts/wavemix-mpirun). \
             With no subcommand, `wavemix` trains on Fashion-MNIST.
             """,
         version: wavemixVersion,
