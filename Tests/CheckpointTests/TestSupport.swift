@@ -55,9 +55,11 @@ struct TestRandom {
 
 func readBytes(_ path: String) -> [UInt8] { Array(FileManager.default.contents(atPath: path)!) }
 
-/// Replaces the file at `path` with `bytes` (plain write, no fsync: tests rewrite files thousands of times).
+/// Replaces the file at `path` with `bytes`. Tests rewrite files thousands of times, so: no fsync,
+/// and a new file rather than a truncated one (ext4 flushes a file truncated and rewritten on close).
 func writeBytes(_ bytes: [UInt8], to path: String) {
-    let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    unlink(path)
+    let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
     precondition(descriptor >= 0, "cannot create \(path)")
     defer { close(descriptor) }
     let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
