@@ -40,24 +40,15 @@ public struct CheckpointWriter {
     /// process in the middle of a save.
     public static let pauseEnvironmentVariable = "WAVEMIX_TEST_PAUSE_IN_SAVE"
 
-    private enum Payload {
-        case floats([Float])
-        case borrowedFloats(UnsafeBufferPointer<Float>)
-        case int64s([Int64])
-        case bytes([UInt8])
-    }
-
     private struct PendingSection {
         let name: String
-        let kind: CheckpointSectionKind
-        let payload: Payload
+        let payload: ElementPayload
 
-        func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        var kind: CheckpointSectionKind {
             switch payload {
-            case .floats(let values): return try values.withUnsafeBufferPointer { (elements) throws(E) -> R in try body(UnsafeRawBufferPointer(elements)) }
-            case .borrowedFloats(let values): return try body(UnsafeRawBufferPointer(values))
-            case .int64s(let values): return try values.withUnsafeBufferPointer { (elements) throws(E) -> R in try body(UnsafeRawBufferPointer(elements)) }
-            case .bytes(let values): return try values.withUnsafeBufferPointer { (elements) throws(E) -> R in try body(UnsafeRawBufferPointer(elements)) }
+            case .floats, .borrowedFloats: return .f32
+            case .int64s: return .i64
+            case .bytes: return .bytes
             }
         }
     }
@@ -73,20 +64,20 @@ public struct CheckpointWriter {
     }
 
     public mutating func add(_ name: String, floats: [Float]) {
-        sections.append(PendingSection(name: name, kind: .f32, payload: .floats(floats)))
+        sections.append(PendingSection(name: name, payload: .floats(floats)))
     }
 
     /// Adds floats without copying them: the memory must stay valid and unchanged until write(to:) returns.
     public mutating func add(_ name: String, floats: UnsafeBufferPointer<Float>) {
-        sections.append(PendingSection(name: name, kind: .f32, payload: .borrowedFloats(floats)))
+        sections.append(PendingSection(name: name, payload: .borrowedFloats(floats)))
     }
 
     public mutating func add(_ name: String, int64s: [Int64]) {
-        sections.append(PendingSection(name: name, kind: .i64, payload: .int64s(int64s)))
+        sections.append(PendingSection(name: name, payload: .int64s(int64s)))
     }
 
     public mutating func add(_ name: String, bytes: [UInt8]) {
-        sections.append(PendingSection(name: name, kind: .bytes, payload: .bytes(bytes)))
+        sections.append(PendingSection(name: name, payload: .bytes(bytes)))
     }
 
     /// Writes the checkpoint to `path` atomically: on any error the file at `path` is untouched and
@@ -113,7 +104,7 @@ public struct CheckpointWriter {
     private static func withRawBytes<R>(_ pending: ArraySlice<PendingSection>, _ collected: [UnsafeRawBufferPointer],
                                         _ body: ([UnsafeRawBufferPointer]) throws(CheckpointError) -> R) throws(CheckpointError) -> R {
         guard let first = pending.first else { return try body(collected) }
-        return try first.withBytes { (bytes) throws(CheckpointError) -> R in
+        return try first.payload.withRawBytes { (bytes) throws(CheckpointError) -> R in
             try withRawBytes(pending.dropFirst(), collected + [bytes], body)
         }
     }
@@ -140,7 +131,7 @@ public struct CheckpointWriter {
         let checksum = header.withUnsafeBytes { XXH64.hash($0) }
         withUnsafeBytes(of: checksum.littleEndian) { header += $0 }
         do throws(SystemCallError) {
-            try header.withUnsafeBufferPointer { (bytes) throws(SystemCallError) in try file.write(UnsafeRawBufferPointer(bytes), at: 0) }
+            try file.write(header, at: 0)
             try file.commit()
         } catch {
             throw CheckpointError(error, reportedAs: path)

@@ -53,6 +53,10 @@ final class TemporaryFile: @unchecked Sendable {
         #endif
     }
 
+    func write(_ bytes: [UInt8], at offset: Int) throws(SystemCallError) {
+        try bytes.withRawBytes { (raw) throws(SystemCallError) in try write(raw, at: offset) }
+    }
+
     /// fsyncs the data, renames the file over `finalPath` and fsyncs the directory.
     func commit() throws(SystemCallError) {
         if fsync(descriptor) != 0 { throw SystemCallError(operation: "fsync", path: path, code: errno) }
