@@ -16,7 +16,7 @@ enum ChunkDecoder {
         let output = SharedMutableBytes(buffer: destination)
         let path = file.path
         let schedule = ChunkSchedule(chunkCount: section.chunks.count)
-        schedule.run(threads: threads) { _ in
+        schedule.run(threads: threads) {
             let decompressor = ZstdDecompressor()
             let stored = UnsafeMutableRawBufferPointer.allocate(byteCount: largestStored, alignment: 64)
             let shuffled = UnsafeMutableRawBufferPointer.allocate(byteCount: section.byteShuffle ? largestRaw : 0, alignment: 64)
