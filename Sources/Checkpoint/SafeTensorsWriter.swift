@@ -77,11 +77,11 @@ public struct SafeTensorsWriter {
 
     /// The 8-byte length followed by the JSON header, padded with spaces to a multiple of 8.
     private func headerBytes(_ ordered: [Tensor], path: String) throws(SafeTensorsError) -> [UInt8] {
-        var entries: [String: HeaderEntry] = [:]
+        var entries: [String: SafeTensorsEntry] = [:]
         var offset = 0
         for tensor in ordered {
             let end = offset + tensor.payload.count * tensor.dtype.byteSize
-            entries[tensor.name] = HeaderEntry(dtype: tensor.dtype.rawValue, shape: tensor.shape, dataOffsets: [offset, end])
+            entries[tensor.name] = SafeTensorsEntry(dtype: tensor.dtype.rawValue, shape: tensor.shape, dataOffsets: [offset, end])
             offset = end
         }
         let encoder = JSONEncoder()
@@ -97,19 +97,8 @@ public struct SafeTensorsWriter {
     }
 }
 
-private struct HeaderEntry: Encodable {
-    let dtype: String
-    let shape: [Int]
-    let dataOffsets: [Int]
-
-    enum CodingKeys: String, CodingKey {
-        case dtype, shape
-        case dataOffsets = "data_offsets"
-    }
-}
-
 private struct HeaderOut: Encodable {
-    let entries: [String: HeaderEntry]
+    let entries: [String: SafeTensorsEntry]
     let metadata: [String: String]
 
     func encode(to encoder: any Encoder) throws {
