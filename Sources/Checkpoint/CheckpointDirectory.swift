@@ -109,7 +109,7 @@ public struct CheckpointDirectory: Sendable {
         let contents = Array((name + "\n").utf8)
         do throws(SystemCallError) {
             let file = try TemporaryFile(finalPath: pointerPath)
-            try contents.withUnsafeBufferPointer { (bytes) throws(SystemCallError) in try file.write(UnsafeRawBufferPointer(bytes), at: 0) }
+            try file.write(contents, at: 0)
             try file.commit()
         } catch {
             throw CheckpointError(error, reportedAs: pointerPath)

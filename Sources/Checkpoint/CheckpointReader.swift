@@ -93,16 +93,15 @@ public final class CheckpointReader: Sendable {
     func firstCorruptChunk(_ section: CheckpointSection) throws(CheckpointError) -> Int? {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: section.chunks.map(\.storedBytes).max() ?? 0, alignment: 64)
         defer { buffer.deallocate() }
-        var offset = header.dataStart + section.offset
+        let offsets = section.chunkFileOffsets(dataStart: header.dataStart)
         for (index, chunk) in section.chunks.enumerated() {
             let frame = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<chunk.storedBytes])
             do {
-                try file.read(into: frame, at: offset)
+                try file.read(into: frame, at: offsets[index])
             } catch {
                 throw CheckpointError(error, reportedAs: path)
             }
             if XXH64.hash(UnsafeRawBufferPointer(frame)) != chunk.storedXXH64 { return index }
-            offset += chunk.storedBytes
         }
         return nil
     }

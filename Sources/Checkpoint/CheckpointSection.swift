@@ -1,5 +1,6 @@
 // The section table of a .wmx file as the reader exposes it and the header JSON stores it: one
-// CheckpointSection per named array, each split into CheckpointChunks (one zstd frame each).
+// CheckpointSection per named array, each split into CheckpointChunks (one zstd frame each), and
+// where each chunk lies.
 
 /// What a section's elements are.
 public enum CheckpointSectionKind: String, Sendable, Codable {
@@ -33,6 +34,28 @@ public struct CheckpointSection: Sendable, Equatable, Codable {
 
     /// Raw bytes per stored byte (1 for an empty section).
     public var compressionRatio: Double { storedBytes == 0 ? 1 : Double(rawBytes) / Double(storedBytes) }
+}
+
+extension CheckpointSection {
+    /// File offset of each chunk's frame, for a section area starting at `dataStart`.
+    func chunkFileOffsets(dataStart: Int) -> [Int] { runningStarts(chunks.map(\.storedBytes), from: dataStart + offset) }
+
+    /// Offset of each chunk's raw bytes within the section.
+    var chunkRawOffsets: [Int] { runningStarts(chunks.map(\.rawBytes), from: 0) }
+
+    /// "section 'params' chunk 3 of 80 (stored bytes)", for checksum errors.
+    func describeChunk(_ index: Int, part: String) -> String {
+        "section '\(name)' chunk \(index + 1) of \(chunks.count) (\(part))"
+    }
+}
+
+/// The start of each run when runs of these lengths are laid back to back from `origin`.
+private func runningStarts(_ lengths: [Int], from origin: Int) -> [Int] {
+    var start = origin
+    return lengths.map { length in
+        defer { start += length }
+        return start
+    }
 }
 
 /// One zstd frame of a section with the checksums of its raw and stored bytes.

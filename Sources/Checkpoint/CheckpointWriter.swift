@@ -2,16 +2,21 @@
 // bytes plus the caller's metadata as JSON, compressed in chunks on several threads straight into a
 // temporary file beside the target, which is fsynced and renamed over it (TemporaryFile).
 //
-// Measured on this machine (2 cores, ~84M floats of normal*0.02 weights and AdamW moments, see
-// CheckpointBenchmarkTests): zstd level 1 on byte-shuffled floats gives ratio ~1.19 (1.08 without
-// the shuffle) and decompresses faster; level 3 is slower and compresses less (1.17); level -1
-// compresses faster but only to 1.09. Chunks of 4 MiB keep each worker's buffers in cache and let
-// load decompress in parallel too, which ZSTD_c_nbWorkers (compression only) would not.
+// Measured here (2 cores; 84M floats: N(0, 0.02^2) weights and AdamW moments; numbers swing ~2x
+// with the shared host, so configurations were compared interleaved; CheckpointBenchmarkTests):
+//   level 1 + byte shuffle (default): ratio 1.19, save 0.6-0.7 GB/s, load 2.0-2.5 GB/s
+//   level 1, no shuffle:              ratio 1.08, save about the same, load 1.5x slower
+//   level 3 + byte shuffle:           ratio 1.17 (worse), save and load slower
+//   level -1, no shuffle:             ratio 1.00 (zstd stores raw blocks), save up to ~1.1 GB/s
+// zstd on the sign/exponent plane is most of the save time; fsync is ~0.07 s of it thanks to early
+// writeback (TemporaryFile). Chunks of 4 MiB keep each worker's buffers in cache and let load
+// decompress in parallel too, which ZSTD_c_nbWorkers (compression only) would not; 1 MiB is no
+// better, 16 MiB loads slower.
 import Foundation
 
 public struct CheckpointWriter {
     public struct Options: Sendable {
-        /// zstd compression level.
+        /// zstd compression level (negative levels trade ratio for speed).
         public var level: Int32
         /// Split float sections into byte planes before compression.
         public var byteShuffle: Bool
@@ -35,24 +40,15 @@ public struct CheckpointWriter {
     /// process in the middle of a save.
     public static let pauseEnvironmentVariable = "WAVEMIX_TEST_PAUSE_IN_SAVE"
 
-    private enum Payload {
-        case floats([Float])
-        case borrowedFloats(UnsafeBufferPointer<Float>)
-        case int64s([Int64])
-        case bytes([UInt8])
-    }
-
     private struct PendingSection {
         let name: String
-        let kind: CheckpointSectionKind
-        let payload: Payload
+        let payload: ElementPayload
 
-        func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        var kind: CheckpointSectionKind {
             switch payload {
-            case .floats(let values): return try values.withUnsafeBufferPointer { (elements) throws(E) -> R in try body(UnsafeRawBufferPointer(elements)) }
-            case .borrowedFloats(let values): return try body(UnsafeRawBufferPointer(values))
-            case .int64s(let values): return try values.withUnsafeBufferPointer { (elements) throws(E) -> R in try body(UnsafeRawBufferPointer(elements)) }
-            case .bytes(let values): return try values.withUnsafeBufferPointer { (elements) throws(E) -> R in try body(UnsafeRawBufferPointer(elements)) }
+            case .floats, .borrowedFloats: return .f32
+            case .int64s: return .i64
+            case .bytes: return .bytes
             }
         }
     }
@@ -68,20 +64,20 @@ public struct CheckpointWriter {
     }
 
     public mutating func add(_ name: String, floats: [Float]) {
-        sections.append(PendingSection(name: name, kind: .f32, payload: .floats(floats)))
+        sections.append(PendingSection(name: name, payload: .floats(floats)))
     }
 
     /// Adds floats without copying them: the memory must stay valid and unchanged until write(to:) returns.
     public mutating func add(_ name: String, floats: UnsafeBufferPointer<Float>) {
-        sections.append(PendingSection(name: name, kind: .f32, payload: .borrowedFloats(floats)))
+        sections.append(PendingSection(name: name, payload: .borrowedFloats(floats)))
     }
 
     public mutating func add(_ name: String, int64s: [Int64]) {
-        sections.append(PendingSection(name: name, kind: .i64, payload: .int64s(int64s)))
+        sections.append(PendingSection(name: name, payload: .int64s(int64s)))
     }
 
     public mutating func add(_ name: String, bytes: [UInt8]) {
-        sections.append(PendingSection(name: name, kind: .bytes, payload: .bytes(bytes)))
+        sections.append(PendingSection(name: name, payload: .bytes(bytes)))
     }
 
     /// Writes the checkpoint to `path` atomically: on any error the file at `path` is untouched and
@@ -108,7 +104,7 @@ public struct CheckpointWriter {
     private static func withRawBytes<R>(_ pending: ArraySlice<PendingSection>, _ collected: [UnsafeRawBufferPointer],
                                         _ body: ([UnsafeRawBufferPointer]) throws(CheckpointError) -> R) throws(CheckpointError) -> R {
         guard let first = pending.first else { return try body(collected) }
-        return try first.withBytes { (bytes) throws(CheckpointError) -> R in
+        return try first.payload.withRawBytes { (bytes) throws(CheckpointError) -> R in
             try withRawBytes(pending.dropFirst(), collected + [bytes], body)
         }
     }
@@ -135,7 +131,7 @@ public struct CheckpointWriter {
         let checksum = header.withUnsafeBytes { XXH64.hash($0) }
         withUnsafeBytes(of: checksum.littleEndian) { header += $0 }
         do throws(SystemCallError) {
-            try header.withUnsafeBufferPointer { (bytes) throws(SystemCallError) in try file.write(UnsafeRawBufferPointer(bytes), at: 0) }
+            try file.write(header, at: 0)
             try file.commit()
         } catch {
             throw CheckpointError(error, reportedAs: path)

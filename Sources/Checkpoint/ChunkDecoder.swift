@@ -9,14 +9,14 @@ enum ChunkDecoder {
     static func read(_ section: CheckpointSection, from file: ReadOnlyFile, dataStart: Int,
                      into destination: UnsafeMutableRawBufferPointer, threads: Int) throws(CheckpointError) {
         precondition(destination.count == section.rawBytes, "destination must hold the whole section")
-        let fileOffsets = section.chunks.map(\.storedBytes).runningStarts(from: dataStart + section.offset)
-        let rawOffsets = section.chunks.map(\.rawBytes).runningStarts(from: 0)
+        let fileOffsets = section.chunkFileOffsets(dataStart: dataStart)
+        let rawOffsets = section.chunkRawOffsets
         let largestStored = section.chunks.map(\.storedBytes).max() ?? 0
         let largestRaw = section.chunks.map(\.rawBytes).max() ?? 0
         let output = SharedMutableBytes(buffer: destination)
         let path = file.path
         let schedule = ChunkSchedule(chunkCount: section.chunks.count)
-        schedule.run(threads: threads) { _ in
+        schedule.run(threads: threads) {
             let decompressor = ZstdDecompressor()
             let stored = UnsafeMutableRawBufferPointer.allocate(byteCount: largestStored, alignment: 64)
             let shuffled = UnsafeMutableRawBufferPointer.allocate(byteCount: section.byteShuffle ? largestRaw : 0, alignment: 64)
@@ -55,23 +55,5 @@ enum ChunkDecoder {
             }
         }
         if let failure = schedule.firstFailure { throw failure }
-    }
-}
-
-extension CheckpointSection {
-    /// "section 'params' chunk 3 of 80 (stored bytes)", for checksum errors.
-    func describeChunk(_ index: Int, part: String) -> String {
-        "section '\(name)' chunk \(index + 1) of \(chunks.count) (\(part))"
-    }
-}
-
-extension Array<Int> {
-    /// The start of each run when runs of these lengths are laid back to back from `origin`.
-    func runningStarts(from origin: Int) -> [Int] {
-        var start = origin
-        return map { length in
-            defer { start += length }
-            return start
-        }
     }
 }

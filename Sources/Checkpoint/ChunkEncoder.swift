@@ -26,7 +26,7 @@ enum ChunkEncoder {
         let results = ChunkResults<EncodedChunk>(count: chunks.count)
         let largest = chunks.map(\.bytes.count).max() ?? 0
         let needsShuffle = chunks.contains(where: \.byteShuffle)
-        schedule.run(threads: threads) { _ in
+        schedule.run(threads: threads) {
             let compressor = ZstdCompressor(level: level)
             let shuffled = UnsafeMutableRawBufferPointer.allocate(byteCount: needsShuffle ? largest : 0, alignment: 64)
             let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: Zstd.compressBound(largest), alignment: 64)

@@ -26,13 +26,14 @@ final class ChunkSchedule: @unchecked Sendable {
         self.chunkCount = chunkCount
     }
 
-    /// Runs `body(worker)` on up to `threads` threads, one per worker, and waits for all.
-    func run(threads: Int, _ body: @Sendable (_ worker: Int) -> Void) {
+    /// Runs `worker` on up to `threads` threads at once and waits for all; each worker claims
+    /// chunks until none are left.
+    func run(threads: Int, _ worker: @Sendable () -> Void) {
         let workers = max(1, min(threads, chunkCount))
         if workers == 1 {
-            body(0)
+            worker()
         } else {
-            DispatchQueue.concurrentPerform(iterations: workers, execute: body)
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in worker() }
         }
     }
 

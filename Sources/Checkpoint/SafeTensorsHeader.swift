@@ -30,7 +30,7 @@ struct SafeTensorsHeader {
         return SafeTensorsHeader(entries: entries, metadata: raw.metadata)
     }
 
-    private static func validate(_ raw: RawEntry, name: String, dataBytes: Int, path: String) throws(SafeTensorsError) -> Entry {
+    private static func validate(_ raw: SafeTensorsEntry, name: String, dataBytes: Int, path: String) throws(SafeTensorsError) -> Entry {
         guard let dtype = TensorDType(rawValue: raw.dtype) else {
             throw .unknownDType(path: path, tensor: name, dtype: raw.dtype)
         }
@@ -62,7 +62,7 @@ struct SafeTensorsHeader {
 
 /// The header as JSON: tensor entries under their names, string metadata under "__metadata__".
 private struct RawHeader: Decodable {
-    var tensors: [(name: String, entry: RawEntry)] = []
+    var tensors: [(name: String, entry: SafeTensorsEntry)] = []
     var metadata: [String: String] = [:]
 
     init(from decoder: any Decoder) throws {
@@ -71,13 +71,14 @@ private struct RawHeader: Decodable {
             if key.stringValue == SafeTensorsWriter.metadataKey {
                 metadata = try container.decode([String: String].self, forKey: key)
             } else {
-                tensors.append((key.stringValue, try container.decode(RawEntry.self, forKey: key)))
+                tensors.append((key.stringValue, try container.decode(SafeTensorsEntry.self, forKey: key)))
             }
         }
     }
 }
 
-private struct RawEntry: Decodable {
+/// One tensor entry of the header JSON, as stored (unvalidated); the writer encodes the same.
+struct SafeTensorsEntry: Codable {
     let dtype: String
     let shape: [Int]
     let dataOffsets: [Int]

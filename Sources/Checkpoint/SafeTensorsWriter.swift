@@ -5,37 +5,19 @@
 // replaced atomically (TemporaryFile).
 import Foundation
 
-public struct SafeTensorsWriter: Sendable {
+public struct SafeTensorsWriter {
     static let metadataKey = "__metadata__"
 
-    private enum Payload: Sendable {
-        case floats([Float])
-        case int64s([Int64])
-    }
-
-    private struct Tensor: Sendable {
+    private struct Tensor {
         let name: String
         let shape: [Int]
-        let payload: Payload
+        let payload: ElementPayload
 
         var dtype: TensorDType {
             switch payload {
-            case .floats: return .f32
+            case .floats, .borrowedFloats: return .f32
             case .int64s: return .i64
-            }
-        }
-
-        var count: Int {
-            switch payload {
-            case .floats(let values): return values.count
-            case .int64s(let values): return values.count
-            }
-        }
-
-        func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-            switch payload {
-            case .floats(let values): return try values.withUnsafeBufferPointer { (elements) throws(E) -> R in try body(UnsafeRawBufferPointer(elements)) }
-            case .int64s(let values): return try values.withUnsafeBufferPointer { (elements) throws(E) -> R in try body(UnsafeRawBufferPointer(elements)) }
+            case .bytes: return .u8
             }
         }
     }
@@ -71,18 +53,18 @@ public struct SafeTensorsWriter: Sendable {
                 throw .invalidHeader(path: path, reason: "'\(Self.metadataKey)' cannot name a tensor")
             }
             guard seen.insert(tensor.name).inserted else { throw .duplicateTensor(path: path, tensor: tensor.name) }
-            guard elementCount(of: tensor.shape) == tensor.count else {
-                throw .shapeMismatch(path: path, tensor: tensor.name, shape: tensor.shape, count: tensor.count)
+            guard elementCount(of: tensor.shape) == tensor.payload.count else {
+                throw .shapeMismatch(path: path, tensor: tensor.name, shape: tensor.shape, count: tensor.payload.count)
             }
         }
         let header = try headerBytes(ordered, path: path)
         do throws(SystemCallError) {
             let file = try TemporaryFile(finalPath: path)
-            try header.withUnsafeBufferPointer { (bytes) throws(SystemCallError) in try file.write(UnsafeRawBufferPointer(bytes), at: 0) }
+            try file.write(header, at: 0)
             var offset = header.count
             for tensor in ordered {
-                try tensor.withBytes { (bytes) throws(SystemCallError) in try file.write(bytes, at: offset) }
-                offset += tensor.count * tensor.dtype.byteSize
+                try tensor.payload.withRawBytes { (bytes) throws(SystemCallError) in try file.write(bytes, at: offset) }
+                offset += tensor.payload.count * tensor.dtype.byteSize
             }
             try file.commit()
         } catch {
@@ -95,11 +77,11 @@ public struct SafeTensorsWriter: Sendable {
 
     /// The 8-byte length followed by the JSON header, padded with spaces to a multiple of 8.
     private func headerBytes(_ ordered: [Tensor], path: String) throws(SafeTensorsError) -> [UInt8] {
-        var entries: [String: HeaderEntry] = [:]
+        var entries: [String: SafeTensorsEntry] = [:]
         var offset = 0
         for tensor in ordered {
-            let end = offset + tensor.count * tensor.dtype.byteSize
-            entries[tensor.name] = HeaderEntry(dtype: tensor.dtype.rawValue, shape: tensor.shape, dataOffsets: [offset, end])
+            let end = offset + tensor.payload.count * tensor.dtype.byteSize
+            entries[tensor.name] = SafeTensorsEntry(dtype: tensor.dtype.rawValue, shape: tensor.shape, dataOffsets: [offset, end])
             offset = end
         }
         let encoder = JSONEncoder()
@@ -115,19 +97,8 @@ public struct SafeTensorsWriter: Sendable {
     }
 }
 
-private struct HeaderEntry: Encodable {
-    let dtype: String
-    let shape: [Int]
-    let dataOffsets: [Int]
-
-    enum CodingKeys: String, CodingKey {
-        case dtype, shape
-        case dataOffsets = "data_offsets"
-    }
-}
-
 private struct HeaderOut: Encodable {
-    let entries: [String: HeaderEntry]
+    let entries: [String: SafeTensorsEntry]
     let metadata: [String: String]
 
     func encode(to encoder: any Encoder) throws {

@@ -55,8 +55,15 @@ struct TestRandom {
 
 func readBytes(_ path: String) -> [UInt8] { Array(FileManager.default.contents(atPath: path)!) }
 
+/// Replaces the file at `path` with `bytes`. Tests rewrite files thousands of times, so: no fsync,
+/// and a new file rather than a truncated one (ext4 flushes a file truncated and rewritten on close).
 func writeBytes(_ bytes: [UInt8], to path: String) {
-    precondition(FileManager.default.createFile(atPath: path, contents: Data(bytes)), "cannot write \(path)")
+    unlink(path)
+    let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+    precondition(descriptor >= 0, "cannot create \(path)")
+    defer { close(descriptor) }
+    let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+    precondition(written == bytes.count, "cannot write \(path)")
 }
 
 /// The error `body` throws, or nil if it returns.
@@ -67,6 +74,11 @@ func thrownError<E: Error, R>(_ body: () throws(E) -> R) -> E? {
     } catch {
         return error
     }
+}
+
+/// The name of an error's enum case ("truncated" for .truncated(...)).
+func caseName(_ error: any Error) -> String {
+    Mirror(reflecting: error).children.first?.label ?? String(describing: error)
 }
 
 /// Hidden names in `directory` that look like temporary files of TemporaryFile.
