@@ -27,6 +27,14 @@ public enum CheckpointFormat {
     public static let fileExtension = "wmx"
 
     static let magic: [UInt8] = Array("WMXCKPT\0".utf8)
+
+    /// Whether the file at `path` starts with the checkpoint magic (false if it cannot be read):
+    /// tells checkpoints from other weight files without trusting the name.
+    public static func hasMagic(path: String) -> Bool {
+        guard let file = try? ReadOnlyFile(path: path), file.size >= magic.count,
+              let prefix = try? file.bytes(at: 0, count: magic.count) else { return false }
+        return prefix == magic
+    }
     static let fixedHeaderBytes = 24
     static let headerChecksumBytes = 8
     /// Largest header JSON accepted (a table for terabytes of state is far smaller).

@@ -1,8 +1,9 @@
 // Exact sharded evaluation: each rank takes a contiguous slice of the evaluation set (no padding,
-// no duplicates), runs eval-mode forwards, and the loss sum and top-1/top-5 counts are summed over
-// ranks, so every sample is counted exactly once whatever the world size.
+// no duplicates), runs eval-mode forwards, and the loss sum, top-1/top-5 counts and per-class
+// counts are summed over ranks, so every sample is counted exactly once whatever the world size.
 import Comm
 import Data
+import Foundation
 import Kernels
 import WaveMix
 
@@ -11,26 +12,75 @@ public struct EvaluationResult: Sendable, Equatable {
     public var loss: Double
     public var top1: Double
     public var top5: Double
+    /// Per class: samples and top-1 hits.
+    public var classSamples: [Int]
+    public var classCorrect: [Int]
+
+    /// class,name,samples,correct,accuracy — one line per class.
+    public func perClassCSV(classNames: [String]?) -> String {
+        var out = "class,name,samples,correct,accuracy\n"
+        for c in classSamples.indices {
+            let name = classNames.flatMap { c < $0.count ? $0[c] : nil } ?? "\(c)"
+            let accuracy = classSamples[c] > 0 ? Double(classCorrect[c]) / Double(classSamples[c]) : 0
+            out += "\(c),\"\(name.replacingOccurrences(of: "\"", with: "\"\""))\",\(classSamples[c]),\(classCorrect[c]),"
+                + String(format: "%.6f", accuracy) + "\n"
+        }
+        return out
+    }
 }
 
-func evaluate(model: WaveMixModel, loader: BatchLoader, batchSize: Int, comm: Communicator,
-              input: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) throws -> EvaluationResult {
+public func evaluate(model: WaveMixModel, loader: BatchLoader, batchSize: Int, comm: Communicator,
+                     input: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) throws -> EvaluationResult {
     let shard = EvalShard(count: loader.source.count, worldSize: comm.size, rank: comm.rank, batchSize: batchSize)
-    var local = ClassificationCounts()
+    let classes = model.config.numClasses
+    // [loss sum, top-1, top-5, samples, per-class samples..., per-class hits...], summed over ranks.
+    var totals = [Double](repeating: 0, count: 4 + 2 * classes)
     for b in 0..<shard.batchCount {
         let indices = Array(shard.batch(b))
         try loader.load(indices: indices, epoch: 0, pixels: input, labels: labels)
-        model.forward(input: input, batch: indices.count, training: false)
+        let logits = model.forward(input: input, batch: indices.count, training: false)
         let counts = model.evaluate(labels: labels, batch: indices.count)
-        local.lossSum += counts.lossSum
-        local.top1 += counts.top1
-        local.top5 += counts.top5
-        local.samples += counts.samples
+        totals[0] += counts.lossSum
+        totals[1] += Double(counts.top1)
+        totals[2] += Double(counts.top5)
+        totals[3] += Double(counts.samples)
+        for i in 0..<indices.count {
+            let label = Int(labels[i]), row = logits + i * classes
+            totals[4 + label] += 1
+            // Correct when no other class scores as high (the rule of the top-1 count).
+            if !(0..<classes).contains(where: { $0 != label && row[$0] >= row[label] }) { totals[4 + classes + label] += 1 }
+        }
     }
-    var totals = [local.lossSum, Double(local.top1), Double(local.top5), Double(local.samples)]
     if comm.size > 1 {
         try totals.withUnsafeMutableBufferPointer { try comm.allreduceSum($0) }
     }
     let n = totals[3]
-    return EvaluationResult(samples: Int(n), loss: totals[0] / n, top1: totals[1] / n, top5: totals[2] / n)
+    return EvaluationResult(samples: Int(n), loss: totals[0] / n, top1: totals[1] / n, top5: totals[2] / n,
+                            classSamples: totals[4..<(4 + classes)].map { Int($0) },
+                            classCorrect: totals[(4 + classes)...].map { Int($0) })
+}
+
+/// `wavemix eval`: the test split of a data set through a checkpoint's model, sharded over ranks.
+public enum CheckpointEvaluation {
+    public static func run(checkpoint path: String, dataSpec: String?, batchSize: Int, comm: Communicator) throws
+        -> (result: EvaluationResult, data: DataSet, metadata: CheckpointMetadata) {
+        let (model, metadata) = try WeightFiles.model(fromCheckpoint: path)
+        let spec = dataSpec ?? metadata.options?.data ?? "fashion-mnist"
+        let data = try DataSpec(parsing: spec).load()
+        guard (data.test.height, data.test.width) == (metadata.imageHeight, metadata.imageWidth) else {
+            throw InputError("\(path) was trained on \(metadata.imageHeight)x\(metadata.imageWidth) images; \(spec) has "
+                             + "\(data.test.height)x\(data.test.width)")
+        }
+        guard data.numClasses <= metadata.model.numClasses else {
+            throw InputError("\(spec) has \(data.numClasses) classes; the model in \(path) has \(metadata.model.numClasses)")
+        }
+        let transform = SampleTransform(for: data.test, outputChannels: metadata.model.inChans, normalization: data.normalization)
+        let loader = BatchLoader(source: data.test, transform: transform, threads: Parallel.threads)
+        let input = UnsafeMutablePointer<Float>.allocate(capacity: batchSize * transform.outputCount)
+        let labels = UnsafeMutablePointer<Int32>.allocate(capacity: batchSize)
+        defer { input.deallocate(); labels.deallocate() }
+        model.reserve(batch: batchSize)
+        let result = try evaluate(model: model, loader: loader, batchSize: batchSize, comm: comm, input: input, labels: labels)
+        return (result, data, metadata)
+    }
 }

@@ -5,8 +5,9 @@ import Comm
 import Foundation
 
 public enum RunDirectory {
-    /// Creates the directory (rank 0) and returns its path on every rank.
-    public static func prepare(_ requested: String?, dataName: String, comm: Communicator) throws -> String {
+    /// Creates the directory (rank 0) and returns its path on every rank. `resuming` accepts a
+    /// directory that already holds a run.
+    public static func prepare(_ requested: String?, dataName: String, comm: Communicator, resuming: Bool = false) throws -> String {
         var path = requested ?? ""
         if comm.rank == 0 && requested == nil {
             let stamp = DateFormatter()
@@ -19,8 +20,8 @@ public enum RunDirectory {
         if comm.rank == 0 {
             let manager = FileManager.default
             var isDirectory: ObjCBool = false
-            if manager.fileExists(atPath: path + "/metrics.jsonl") || manager.fileExists(atPath: path + "/model.safetensors") {
-                failure = "\(path) already holds a run; choose another --run-dir (nothing was changed there)"
+            if !resuming && (manager.fileExists(atPath: path + "/metrics.jsonl") || manager.fileExists(atPath: path + "/checkpoints")) {
+                failure = "\(path) already holds a run; continue it with --resume auto, or choose another --run-dir (nothing was changed there)"
             } else if manager.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue {
                 failure = "\(path) exists and is not a directory"
             } else {

@@ -1,6 +1,6 @@
 // The training loop: every rank holds a replica, reads its shard of each global batch, and the
 // gradients are averaged over ranks (GradientReducer) before the optimizer step; rank 0 logs,
-// evaluates with everyone (sharded) and writes the run directory.
+// evaluates with everyone (sharded) and writes the run directory and the checkpoints.
 import Checkpoint
 import Comm
 import Data
@@ -15,6 +15,8 @@ public struct TrainingSummary: Sendable {
     public var finalEvaluation: EvaluationResult?
     public var seconds: Double
     public var imagesPerSecond: Double
+    /// Set when a signal or --stop-after-steps ended the run early (after a checkpoint).
+    public var stoppedEarly: String?
 }
 
 public final class Trainer {
@@ -29,6 +31,7 @@ public final class Trainer {
     let testLoader: BatchLoader
     let reducer: GradientReducer?
     let log: RunLog
+    let checkpoints: CheckpointDirectory
     /// One micro-batch of input [B, H, W, C] and labels, reused every step.
     private let input: UnsafeMutableBufferPointer<Float>
     private let labels: UnsafeMutableBufferPointer<Int32>
@@ -38,8 +41,10 @@ public final class Trainer {
     public private(set) var step = 0
     public private(set) var epoch = 0
     public private(set) var positionInEpoch = 0
+    private var savedAtStep: Int?
 
-    public init(options: TrainingOptions, comm: Communicator, data: DataSet) throws {
+    /// `resuming` makes metrics.jsonl grow instead of starting over.
+    public init(options: TrainingOptions, comm: Communicator, data: DataSet, resuming: Bool = false) throws {
         self.options = options
         self.comm = comm
         self.data = data
@@ -48,8 +53,7 @@ public final class Trainer {
         optimizer = Optimizer(options.optimizer, parameterCount: model.parameterCount)
         sampler = try EpochSampler(count: source.count, batchSize: options.batchSize * options.gradientAccumulation,
                                    worldSize: comm.size, rank: comm.rank, seed: options.seed)
-        let stepsPerEpoch = sampler.batchesPerEpoch
-        let totalSteps = min(options.maxSteps ?? Int.max, options.epochs * stepsPerEpoch)
+        let totalSteps = min(options.maxSteps ?? Int.max, options.epochs * sampler.batchesPerEpoch)
         schedule = LRSchedule(kind: options.schedule, baseLR: options.learningRate, totalSteps: totalSteps,
                               warmupSteps: options.warmupSteps, stepSize: options.stepSize, gamma: options.gamma,
                               minLR: options.minLearningRate)
@@ -64,7 +68,8 @@ public final class Trainer {
         labels = .allocate(capacity: batch)
         model.reserve(batch: batch)
         reducer = comm.size > 1 ? GradientReducer(comm: comm, model: model, bucketBytes: Int(options.bucketMiB * 1_048_576)) : nil
-        log = try RunLog(runDirectory: options.runDirectory, isWriter: comm.rank == 0, append: false)
+        log = try RunLog(runDirectory: options.runDirectory, isWriter: comm.rank == 0, append: resuming)
+        checkpoints = CheckpointDirectory(runDirectory: options.runDirectory)
         try synchronizeInitialState()
         installCollectiveHooks()
     }
@@ -76,6 +81,7 @@ public final class Trainer {
 
     public var stepsPerEpoch: Int { sampler.batchesPerEpoch }
     public var totalSteps: Int { schedule.totalSteps }
+    public var parameterCount: Int { model.parameterCount }
 
     /// Rank 0's parameters and buffers become everyone's (they agree already when seeded alike;
     /// this makes it a guarantee, as DDP does).
@@ -103,49 +109,107 @@ public final class Trainer {
         }
     }
 
+    // MARK: Resume
+
+    /// Continues from a checkpoint: rank 0 passes the reader, every rank the metadata (already
+    /// checked against the options). Rank 0's state is broadcast, so other ranks need no access
+    /// to the file.
+    public func restore(from reader: CheckpointReader?, metadata: CheckpointMetadata) throws {
+        if let reader {
+            try CheckpointSections.restoreModel(model, from: reader)
+            try CheckpointSections.restoreOptimizer(optimizer, steps: metadata.optimizerSteps, from: reader)
+        }
+        if comm.size > 1 {
+            try comm.broadcast(model.parameters, root: 0)
+            try comm.broadcast(model.buffers, root: 0)
+            try model.batchCounters.withUnsafeMutableBufferPointer { try comm.broadcast($0, root: 0) }
+            for name in optimizer.settings.stateNames { try comm.broadcast(optimizer.state[name]!, root: 0) }
+            optimizer.stepCount = metadata.optimizerSteps
+        }
+        step = metadata.step
+        epoch = metadata.epoch
+        positionInEpoch = metadata.positionInEpoch
+        savedAtStep = step
+    }
+
+    /// Loads weights (a state dict) before training starts: fine-tuning from imported weights.
+    public func initializeWeights(_ tensors: [StateTensor]) throws {
+        try model.loadStateDict(tensors)
+        try synchronizeInitialState()
+    }
+
+    // MARK: Loop
+
     public func run() throws -> TrainingSummary {
         let start = DispatchTime.now().uptimeNanoseconds
         let global = options.batchSize * options.gradientAccumulation * comm.size
         log.line("training \(model.parameterCount) parameters on \(data.train.count) images (\(data.spec)), "
                  + "\(comm.size) rank(s) x \(Parallel.threads) thread(s), global batch \(global), "
-                 + "\(stepsPerEpoch) steps/epoch, \(totalSteps) steps")
+                 + "\(stepsPerEpoch) steps/epoch, \(totalSteps) steps"
+                 + (step > 0 ? "; resuming at step \(step) (epoch \(epoch + 1), batch \(positionInEpoch + 1))" : ""))
+        let firstStep = step
         var windowLoss = 0.0, windowSteps = 0
         var windowStart = DispatchTime.now().uptimeNanoseconds
         var lastEvaluation: (step: Int, result: EvaluationResult)?
-        var trainedImages = 0
+        var stopReason: String?
         epochs: while epoch < options.epochs && step < totalSteps {
             let batches = sampler.batches(epoch: epoch, from: positionInEpoch)
             if !batches.isEmpty { trainLoader.prefetch(indices: batches[0], epoch: epoch) }
             for (i, indices) in batches.enumerated() {
                 try trainLoader.take(pixels: input.baseAddress!, labels: labels.baseAddress!)
+                // The next batch is assembled on a background thread while this one computes.
+                let prefetching = i + 1 < batches.count && step + 1 < totalSteps
+                if prefetching { trainLoader.prefetch(indices: batches[i + 1], epoch: epoch) }
                 let loss = try trainStep(indices: indices)
-                if i + 1 < batches.count { trainLoader.prefetch(indices: batches[i + 1], epoch: epoch) }
                 step += 1
                 positionInEpoch += 1
-                trainedImages += global
                 windowLoss += Double(loss)
                 windowSteps += 1
                 if step % options.logEvery == 0 || step == totalSteps || positionInEpoch == stepsPerEpoch {
-                    try logProgress(lossSum: windowLoss, steps: windowSteps, since: windowStart, startOfRun: start)
+                    try logProgress(lossSum: windowLoss, steps: windowSteps, since: windowStart, startOfRun: start, firstStep: firstStep)
                     windowLoss = 0; windowSteps = 0
                     windowStart = DispatchTime.now().uptimeNanoseconds
                 }
-                if step == totalSteps {
-                    if i + 1 < batches.count { try trainLoader.take(pixels: input.baseAddress!, labels: labels.baseAddress!) }
-                    break epochs
+                stopReason = try stopRequested(stepsThisRun: step - firstStep)
+                if stopReason != nil {
+                    if prefetching { try trainLoader.take(pixels: input.baseAddress!, labels: labels.baseAddress!) }
+                    break
+                }
+                if step == totalSteps { break }
+                if options.checkpointEvery > 0 && step % options.checkpointEvery == 0 { saveCheckpoint(required: false) }
+            }
+            if positionInEpoch == stepsPerEpoch {
+                epoch += 1
+                positionInEpoch = 0
+                saveCheckpoint(required: false)
+                if options.evalEvery > 0 && epoch % options.evalEvery == 0 && stopReason == nil {
+                    lastEvaluation = (step, try evaluateAndLog())
                 }
             }
-            epoch += 1
-            positionInEpoch = 0
-            if options.evalEvery > 0 && epoch % options.evalEvery == 0 {
-                lastEvaluation = (step, try evaluateAndLog())
-            }
+            if stopReason != nil { break epochs }
         }
-        if lastEvaluation?.step != step { lastEvaluation = (step, try evaluateAndLog()) }
-        try saveFinalWeights()
+        if let stopReason {
+            saveCheckpoint(required: true)
+            log.line("stopped at step \(step) (\(stopReason)); continue with the same command and --resume auto")
+        } else {
+            if lastEvaluation?.step != step { lastEvaluation = (step, try evaluateAndLog()) }
+            saveCheckpoint(required: true)
+            try saveFinalWeights()
+        }
+        if let error = checkpointError { throw error }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return TrainingSummary(steps: step, epochs: epoch, finalEvaluation: lastEvaluation?.result, seconds: seconds,
-                               imagesPerSecond: Double(trainedImages) / seconds)
+                               imagesPerSecond: Double((step - firstStep) * global) / seconds, stoppedEarly: stopReason)
+    }
+
+    /// Whether every rank should stop after this step: a stop signal on any rank, or this run's
+    /// step budget. All ranks agree (one tiny all-reduce), so they stop at the same step.
+    private func stopRequested(stepsThisRun: Int) throws -> String? {
+        var signal = Int(StopSignals.pending)
+        if comm.size > 1 { signal = try comm.allreduceMax(signal) }
+        if signal != 0 { return StopSignals.name(Int32(signal)) }
+        if let budget = options.stopAfterSteps, stepsThisRun >= budget { return "--stop-after-steps \(budget)" }
+        return nil
     }
 
     /// Forward and backward of every micro-batch, all-reduce, clipping, optimizer step. Returns the
@@ -189,7 +253,9 @@ public final class Trainer {
         return loss
     }
 
-    private func logProgress(lossSum: Double, steps: Int, since windowStart: UInt64, startOfRun: UInt64) throws {
+    // MARK: Output
+
+    private func logProgress(lossSum: Double, steps: Int, since windowStart: UInt64, startOfRun: UInt64, firstStep: Int) throws {
         var totals = [lossSum, Double(steps)]
         if comm.size > 1 { try totals.withUnsafeMutableBufferPointer { try comm.allreduceSum($0) } }
         guard comm.rank == 0 else { return }
@@ -198,7 +264,7 @@ public final class Trainer {
         let images = Double(steps * options.batchSize * options.gradientAccumulation * comm.size)
         let rate = images / (Double(now - windowStart) / 1e9)
         let elapsed = Double(now - startOfRun) / 1e9
-        let eta = elapsed / Double(step) * Double(totalSteps - step)
+        let eta = elapsed / Double(step - firstStep) * Double(totalSteps - step)
         let lr = schedule.learningRate(at: max(0, step - 1))
         log.line(String(format: "epoch %d/%d step %d/%d (%d/%d) loss %.4f lr %.2e %.1f img/s ETA %@",
                         epoch + 1, options.epochs, step, totalSteps, positionInEpoch, stepsPerEpoch, loss, lr, rate,
@@ -216,7 +282,39 @@ public final class Trainer {
                         epoch, step, 100 * result.top1, 100 * result.top5, result.loss, result.samples, seconds))
         log.record(["step": step, "epoch": Double(epoch) + Double(positionInEpoch) / Double(stepsPerEpoch),
                     "eval_loss": result.loss, "eval_top1": result.top1, "eval_top5": result.top5, "eval_samples": result.samples])
+        if comm.rank == 0 {
+            let path = options.runDirectory + "/eval-per-class.csv"
+            do { try result.perClassCSV(classNames: data.classNames).write(toFile: path, atomically: true, encoding: .utf8) } catch {
+                log.line("warning: cannot write \(path): \(error.localizedDescription)")
+            }
+        }
         return result
+    }
+
+    private var checkpointError: Error?
+
+    /// Rank 0 writes RUN_DIR/checkpoints/step-<N>.wmx (atomically; the previous one stays until the
+    /// new one is complete). A failed periodic save is reported and training goes on; a failed
+    /// final or stop save fails the run.
+    private func saveCheckpoint(required: Bool) {
+        guard comm.rank == 0, savedAtStep != step else { return }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let metadata = CheckpointMetadata(
+            kind: CheckpointMetadata.trainingKind, libraryVersion: libraryVersion, model: options.model,
+            imageHeight: model.imageHeight, imageWidth: model.imageWidth, parameterCount: model.parameterCount,
+            options: options, step: step, epoch: epoch, positionInEpoch: positionInEpoch, worldSize: comm.size,
+            globalBatch: options.batchSize * options.gradientAccumulation * comm.size, optimizerSteps: optimizer.stepCount,
+            optimizerState: optimizer.settings.stateNames, counterNames: model.counterNames)
+        do {
+            let path = try checkpoints.save(CheckpointSections.writer(model: model, optimizer: optimizer, metadata: metadata),
+                                            step: step, keep: options.keepCheckpoints)
+            savedAtStep = step
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            log.line(String(format: "checkpoint %@ (%.2f s)", path, seconds))
+        } catch {
+            log.line("warning: checkpoint at step \(step) failed: \(error); the previous checkpoint is intact")
+            if required { checkpointError = error }
+        }
     }
 
     /// RUN_DIR/model.safetensors: the final state dict under the official names (rank 0).

@@ -33,6 +33,12 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var evalBatchSize: Int = 256
     /// Gradient bucket size for the all-reduce, in MiB.
     public var bucketMiB: Double = 4
+    /// Checkpoint every this many steps (0: only at epoch ends and when stopped).
+    public var checkpointEvery: Int = 0
+    /// Checkpoints kept in RUN_DIR/checkpoints.
+    public var keepCheckpoints: Int = 3
+    /// Stop (checkpoint and exit) after this many steps in this invocation; the schedule is unchanged.
+    public var stopAfterSteps: Int?
     public var runDirectory: String
 
     public init(model: WaveMixConfig, data: String, batchSize: Int, epochs: Int, optimizer: OptimizerSettings,
@@ -45,4 +51,27 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public static let officialOptimizer = OptimizerSettings(kind: .adamw, weightDecay: 0.01)
 
     var augmentation: Augmentation { Augmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip) }
+
+    /// What a resumed run must share with the run that wrote the checkpoint: everything that
+    /// shapes the computation. Run control (epochs, steps, logging, checkpointing, batch split
+    /// across ranks, buckets) may change. Returns one line per difference.
+    public func recipeDifferences(from other: TrainingOptions) -> [String] {
+        var out: [String] = []
+        func check<T: Equatable>(_ name: String, _ a: T, _ b: T) { if a != b { out.append("\(name): checkpoint \(b), now \(a)") } }
+        check("model", model, other.model)
+        check("--data", data, other.data)
+        check("optimizer", optimizer, other.optimizer)
+        check("--lr", learningRate, other.learningRate)
+        check("--schedule", schedule, other.schedule)
+        check("--warmup-steps", warmupSteps, other.warmupSteps)
+        check("--step-size", stepSize, other.stepSize)
+        check("--gamma", gamma, other.gamma)
+        check("--min-lr", minLearningRate, other.minLearningRate)
+        check("--clip-grad-norm", clipGradNorm, other.clipGradNorm)
+        check("--seed", seed, other.seed)
+        check("--crop-padding", cropPadding, other.cropPadding)
+        check("--hflip", horizontalFlip, other.horizontalFlip)
+        check("--sync-bn", syncBatchNorm, other.syncBatchNorm)
+        return out
+    }
 }

@@ -59,8 +59,9 @@ func printProfile(_ result: BenchmarkResult) {
     print("\nlayer kind                     ms/step   share   GFLOP/s   calls/step")
     for (name, e) in result.profile.sorted(by: { $0.value.seconds > $1.value.seconds }) {
         let gflops = e.flops > 0 ? String(format: "%9.1f", e.flops / e.seconds / 1e9) : "         "
-        print(String(format: "%-28@ %9.2f  %5.1f%%  %@  %6d", name as NSString, e.seconds / steps * 1e3, 100 * e.seconds / total,
-                     gflops, Int(Double(e.calls) / steps)))
+        print(name.padding(toLength: 28, withPad: " ", startingAt: 0)
+              + String(format: " %9.2f  %5.1f%%  %@  %6d", e.seconds / steps * 1e3, 100 * e.seconds / total, gflops,
+                       Int(Double(e.calls) / steps)))
     }
-    print(String(format: "%-28@ %9.2f", "total" as NSString, total / steps * 1e3))
+    print("total".padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: " %9.2f", total / steps * 1e3))
 }

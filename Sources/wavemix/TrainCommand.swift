@@ -74,6 +74,15 @@ struct Train: ParsableCommand {
     @Option(help: "Gradient all-reduce bucket size in MiB.") var bucketMib = 4.0
     @Option(help: "Abort the job if a collective waits longer than this many seconds (default: wait forever).")
     var commTimeout: Double?
+    @Option(help: ArgumentHelp("Continue a run: 'auto' (the newest valid checkpoint in --run-dir; a fresh start if there is none) or a checkpoint file.", valueName: "auto|path"))
+    var resume: String?
+    @Option(help: "Also checkpoint every N steps (always: at epoch ends, at the end, and on SIGTERM/SIGINT/SIGUSR1).")
+    var checkpointEvery = 0
+    @Option(help: "Checkpoints to keep in RUN_DIR/checkpoints.") var keep = 3
+    @Option(help: "Checkpoint and stop after N steps of this invocation (the schedule is unchanged; resume later).")
+    var stopAfterSteps: Int?
+    @Option(help: "Start from these weights (a safetensors state dict or a checkpoint) instead of a random initialisation.")
+    var initFrom: String?
 
     func validate() throws {
         guard cropPadding >= 0 else { throw ValidationError("--crop-padding must be 0 or more") }
@@ -89,6 +98,10 @@ struct Train: ParsableCommand {
         if let evalBatchSize, evalBatchSize < 1 { throw ValidationError("--eval-batch-size must be at least 1") }
         if let commTimeout, commTimeout <= 0 { throw ValidationError("--comm-timeout must be positive") }
         guard bucketMib > 0 else { throw ValidationError("--bucket-mib must be positive") }
+        guard checkpointEvery >= 0, keep >= 1 else { throw ValidationError("--checkpoint-every must be >= 0 and --keep >= 1") }
+        if let stopAfterSteps, stopAfterSteps < 1 { throw ValidationError("--stop-after-steps must be at least 1") }
+        if resume != nil && runDir == nil { throw ValidationError("--resume needs --run-dir (the run to continue)") }
+        if resume != nil && initFrom != nil { throw ValidationError("--resume and --init-from exclude each other") }
     }
 
     func run() throws {
@@ -116,7 +129,7 @@ struct Train: ParsableCommand {
         var settings = OptimizerSettings(kind: optimizer, weightDecay: weightDecay, eps: eps, momentum: momentum, nesterov: nesterov)
         settings.beta1 = beta1 ?? 0.9
         settings.beta2 = beta2 ?? (optimizer == .lion ? 0.99 : 0.999)
-        let runDirectory = try RunDirectory.prepare(runDir, dataName: spec.kind.rawValue, comm: comm)
+        let runDirectory = try RunDirectory.prepare(runDir, dataName: spec.kind.rawValue, comm: comm, resuming: resume != nil)
         var options = TrainingOptions(model: config, data: dataOptions.data, batchSize: batchSize, epochs: epochs,
                                       optimizer: settings, learningRate: lr, runDirectory: runDirectory)
         options.maxSteps = maxSteps
@@ -135,10 +148,25 @@ struct Train: ParsableCommand {
         options.evalEvery = evalEvery
         options.evalBatchSize = evalBatchSize ?? batchSize
         options.bucketMiB = bucketMib
+        options.checkpointEvery = checkpointEvery
+        options.keepCheckpoints = keep
+        options.stopAfterSteps = stopAfterSteps
+        let say = { (line: String) in if comm.rank == 0 { Console.out(line) } }
+        let point = try resume.flatMap { try Resume.locate(ResumeRequest($0), runDirectory: runDirectory, comm: comm, say: say) }
+        if let point {
+            try Resume.check(point.metadata, options: options, worldSize: comm.size,
+                             imageHeight: data.train.height, imageWidth: data.train.width)
+        }
         try RunDirectory.writeConfig(options, worldSize: comm.size, comm: comm)
-        let trainer = try Trainer(options: options, comm: comm, data: data)
+        StopSignals.install()
+        let trainer = try Trainer(options: options, comm: comm, data: data, resuming: resume != nil)
+        if let point {
+            try trainer.restore(from: point.reader, metadata: point.metadata)
+        } else if let initFrom {
+            try trainer.initializeWeights(try WeightFiles.read(initFrom))
+        }
         let summary = try trainer.run()
-        if comm.rank == 0, let eval = summary.finalEvaluation {
+        if comm.rank == 0, summary.stoppedEarly == nil, let eval = summary.finalEvaluation {
             Console.out(String(format: "done: %d steps in %@ (%.1f img/s); test top-1 %.2f%%", summary.steps,
                                formatElapsed(summary.seconds), summary.imagesPerSecond, 100 * eval.top1))
         }

@@ -1,0 +1,40 @@
+// `wavemix eval`: top-1, top-5 and loss of a checkpoint on a data set's test split (sharded over
+// ranks under mpirun), and optionally a per-class accuracy file.
+import ArgumentParser
+import Comm
+import Foundation
+import Training
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a checkpoint on the test split of a data set.",
+        discussion: "Under mpirun every rank evaluates its own slice; every image is counted exactly once.")
+
+    @Option(help: "A checkpoint (RUN_DIR/checkpoints/step-N.wmx, or one made by `wavemix checkpoint import`).")
+    var checkpoint: String
+    @Option(help: ArgumentHelp("Data set (default: the one the checkpoint was trained on).", valueName: "spec"))
+    var data: String?
+    @Option(help: "Images per rank per batch.") var batchSize = 256
+    @Option(help: "Write class,name,samples,correct,accuracy lines to this CSV file.") var perClass: String?
+    @OptionGroup var runtime: RuntimeOptions
+
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+    }
+
+    func run() throws {
+        let comm = try Communicator.initialize()
+        defer { comm.finalize() }
+        ComputeThreads.configure(runtime.threads ?? ComputeThreads.defaultCount(ranksOnHost: comm.localSize))
+        let (result, data, _) = try CheckpointEvaluation.run(checkpoint: checkpoint, dataSpec: data, batchSize: batchSize, comm: comm)
+        guard comm.rank == 0 else { return }
+        print(String(format: "%@: top-1 %.2f%%, top-5 %.2f%%, loss %.4f on %d images of %@", checkpoint, 100 * result.top1,
+                     100 * result.top5, result.loss, result.samples, data.spec.description))
+        if let perClass {
+            do { try result.perClassCSV(classNames: data.classNames).write(toFile: perClass, atomically: true, encoding: .utf8) } catch {
+                throw InputError("\(perClass): cannot write: \(error.localizedDescription)")
+            }
+            print("wrote \(perClass)")
+        }
+    }
+}
