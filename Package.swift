@@ -39,12 +39,14 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Helpers for the tests that run whole programs (the binary, mpirun, scripts).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "WaveMixTests", dependencies: ["WaveMix", "Checkpoint"], exclude: ["Fixtures"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Kernels"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "WaveMix", "Data", "Checkpoint"]),
         .testTarget(name: "CommTests", dependencies: ["Comm"]),
-        .testTarget(name: "CLITests", dependencies: ["wavemix"]),
+        .testTarget(name: "CLITests", dependencies: ["wavemix", "TestSupport", "Checkpoint"]),
     ]
 )

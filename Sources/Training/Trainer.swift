@@ -63,10 +63,11 @@ public final class Trainer {
         trainLoader = BatchLoader(source: source, transform: transform, threads: threads)
         let evalTransform = SampleTransform(for: data.test, outputChannels: options.model.inChans, normalization: data.normalization)
         testLoader = BatchLoader(source: data.test, transform: evalTransform, threads: threads)
-        let batch = max(options.batchSize, options.evalBatchSize)
-        input = .allocate(capacity: batch * transform.outputCount)
-        labels = .allocate(capacity: batch)
-        model.reserve(batch: batch)
+        // A step's whole batch (all micro-batches) is loaded at once; evaluation reuses the buffers.
+        let samples = max(options.batchSize * options.gradientAccumulation, options.evalBatchSize)
+        input = .allocate(capacity: samples * transform.outputCount)
+        labels = .allocate(capacity: samples)
+        model.reserve(batch: max(options.batchSize, options.evalBatchSize))
         reducer = comm.size > 1 ? GradientReducer(comm: comm, model: model, bucketBytes: Int(options.bucketMiB * 1_048_576)) : nil
         log = try RunLog(runDirectory: options.runDirectory, isWriter: comm.rank == 0, append: resuming)
         checkpoints = CheckpointDirectory(runDirectory: options.runDirectory)
@@ -225,15 +226,12 @@ public final class Trainer {
         var loss: Float = 0
         for micro in 0..<k {
             let ids = Array(indices[(micro * b)..<((micro + 1) * b)])
-            if micro > 0 {
-                try trainLoader.load(indices: ids, epoch: epoch, pixels: input.baseAddress!, labels: labels.baseAddress!)
-            }
-            let x = input.baseAddress!
+            let x = input.baseAddress! + micro * b * trainLoader.floatsPerSample
             // Keyed by optimizer step and sample id only: the same sample gets the same mask whether
             // it is in this rank's micro-batch, another rank's, or another world size's.
             model.forward(input: x, batch: b, training: true,
                           dropout: .keyed(seed: options.seed, step: UInt64(step), sampleIDs: ids))
-            let result = model.crossEntropy(labels: labels.baseAddress!, batch: b)
+            let result = model.crossEntropy(labels: labels.baseAddress! + micro * b, batch: b)
             loss += result.loss / Float(k)
             if k > 1 {
                 let d = model.logitsGradient
