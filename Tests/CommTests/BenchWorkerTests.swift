@@ -1,9 +1,9 @@
 // All-reduce benchmark (scripts/bench_allreduce.sh runs it under mpirun; skipped unless
 // WAVEMIX_BENCH=1 in a worker). Rank 0 prints:
 // - float32 sums of 256 KiB, 4 MiB and 32 MiB, median of 20: memcpy of the same size, Comm's
-//   in-place and send/receive all-reduce, iallreduce + wait, and Open MPI's blocking
-//   MPI_Allreduce (coll/tuned) for reference; algorithm bandwidth = bytes / time, and its ratio
-//   to memcpy's;
+//   in-place and send/receive all-reduce, and for reference the same MPI_Iallreduce polled by
+//   a bare MPI_Test spin (what Comm's back-off must not slow down) and Open MPI's blocking
+//   MPI_Allreduce (coll/tuned); algorithm bandwidth = bytes / time, and its ratio to memcpy's;
 // - a late peer: rank 1 computes 50 ms before joining; how long rank 1 then spends in the call
 //   (the cost of the waiting rank's back-off) and how much CPU rank 0 burned while waiting.
 import CMPI
@@ -25,7 +25,7 @@ final class BenchWorkerTests: XCTestCase {
         let label = ProcessInfo.processInfo.environment["WAVEMIX_BENCH_LABEL"] ?? "?"
         let report = { (line: String) in if comm.rank == 0 { Console.out(line) } }
         report("all-reduce bench: \(comm.size) ranks on host \(comm.hostName), float32 sum, settings: \(label); median of \(repetitions)")
-        report("size      memcpy               Comm in place               Comm send/receive           Comm iallreduce+wait        MPI_Allreduce in place")
+        report("size      memcpy               Comm in place               Comm send/receive           MPI_Iallreduce+Test spin    MPI_Allreduce in place")
         for bytes in [256 << 10, 4 << 20, 32 << 20] {
             let count = bytes / 4
             let a = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
@@ -36,7 +36,11 @@ final class BenchWorkerTests: XCTestCase {
             let copy = try time(comm, alone: true) { memcpy(b.baseAddress!, a.baseAddress!, bytes) }
             let inPlace = try time(comm) { try comm.allreduceSum(a) }
             let separate = try time(comm) { try comm.allreduceSum(send: UnsafeBufferPointer(a), receive: b) }
-            let request = try time(comm) { try comm.iallreduceSum(send: UnsafeBufferPointer(a), receive: b).wait() }
+            let spin = try time(comm) {
+                var request: MPI_Request? = cmpi_request_null(), done: Int32 = 0
+                _ = MPI_Iallreduce(a.baseAddress, b.baseAddress, Int32(count), cmpi_float(), cmpi_sum(), cmpi_comm_world(), &request)
+                while done == 0 { _ = MPI_Test(&request, &done, cmpi_status_ignore()) }
+            }
             let raw = try time(comm) {
                 _ = MPI_Allreduce(cmpi_in_place(), a.baseAddress, Int32(count), cmpi_float(), cmpi_sum(), cmpi_comm_world())
             }
@@ -44,7 +48,7 @@ final class BenchWorkerTests: XCTestCase {
                 String(format: "%7.3f ms %5.1f GB/s", t * 1e3, Double(bytes) / t / 1e9).padding(toLength: 21, withPad: " ", startingAt: 0)
             }
             func ratio(_ t: Double) -> String { cell(t) + String(format: " %4.2fx  ", copy / t) }
-            report(formatSize(bytes) + cell(copy) + ratio(inPlace) + ratio(separate) + ratio(request) + ratio(raw))
+            report(formatSize(bytes) + cell(copy) + ratio(inPlace) + ratio(separate) + ratio(spin) + ratio(raw))
         }
 
         guard comm.size > 1 else { return }
