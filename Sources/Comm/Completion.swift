@@ -12,10 +12,10 @@ struct Operation {
     let name: String
     /// The MPI function that started it, for errors: "MPI_Iallreduce".
     let call: String
-    /// Bytes this rank contributes (0 for a barrier).
-    let bytes: Int
+    /// Bytes this rank contributes; nil for a barrier.
+    let bytes: Int?
 
-    var description: String { name == "barrier" ? name : "\(name) of \(formatBytes(bytes))" }
+    var description: String { bytes.map { "\(name) of \(formatBytes($0))" } ?? name }
 }
 
 extension Communicator {
@@ -45,7 +45,7 @@ extension Communicator {
     func complete(_ request: inout MPI_Request?, _ operation: Operation, since start: Double? = nil) throws(MPIError) {
         let polling = monotonicSeconds()
         let start = start ?? polling
-        var backoff = Backoff(bytes: operation.bytes, oversubscribed: isOversubscribed)
+        var backoff = Backoff(bytes: operation.bytes ?? 0, oversubscribed: isOversubscribed)
         while try !test(&request, operation) {
             let now = monotonicSeconds()
             if let timeout, now - start >= timeout { timedOut(operation, waited: now - start, timeout: timeout) }

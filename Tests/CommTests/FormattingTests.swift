@@ -22,7 +22,7 @@ final class FormattingTests: XCTestCase {
 
     func testOperationAndErrorDescriptions() {
         XCTAssertEqual(Operation(name: "allreduce", call: "MPI_Iallreduce", bytes: 4 << 20).description, "allreduce of 4 MiB")
-        XCTAssertEqual(Operation(name: "barrier", call: "MPI_Ibarrier", bytes: 0).description, "barrier")
+        XCTAssertEqual(Operation(name: "barrier", call: "MPI_Ibarrier", bytes: nil).description, "barrier")
         let error = MPIError(call: "MPI_Ibcast", code: 2, message: "MPI_ERR_COUNT: invalid count argument", rank: 3)
         XCTAssertEqual(error.description, "rank 3: MPI_Ibcast failed: MPI_ERR_COUNT: invalid count argument")
     }
