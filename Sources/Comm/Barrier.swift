@@ -4,7 +4,7 @@ import CMPI
 
 extension Communicator {
     public func barrier() throws(MPIError) {
-        try collective(Operation(name: "barrier", call: "MPI_Ibarrier", bytes: 0)) {
+        try collective(Operation(name: "barrier", call: "MPI_Ibarrier", bytes: nil)) {
             MPI_Ibarrier(cmpi_comm_world(), &$0)
         }
     }

@@ -35,6 +35,8 @@ public final class Communicator: @unchecked Sendable {
     public let hostName: String
     /// What MPI_Init_thread provided.
     public let threadSupport: ThreadSupport
+    /// More ranks on this host than online CPUs: waiting ranks yield at once (Completion.swift).
+    public let isOversubscribed: Bool
     /// Seconds any blocking collective (and `Request.wait`) may wait before it aborts the whole job
     /// with a diagnostic; nil waits forever. Maps to the CLI's `--comm-timeout`.
     public var timeout: Double? {
@@ -42,6 +44,8 @@ public final class Communicator: @unchecked Sendable {
     }
     /// True once `finalize()` ran; no MPI call may follow.
     public private(set) var isFinalized = false
+    /// The send side of in-place all-reduces (Allreduce.swift), allocated on first use.
+    var scratch = UnsafeMutableRawBufferPointer(start: nil, count: 0)
 
     nonisolated(unsafe) private static var shared: Communicator?
 
@@ -89,6 +93,7 @@ public final class Communicator: @unchecked Sendable {
         localSize = Int(hostSize)
         hostName = String(decoding: name.prefix(Int(nameLength)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         threadSupport = ThreadSupport(rawValue: provided) ?? .single
+        isOversubscribed = localSize > sysconf(Int32(_SC_NPROCESSORS_ONLN))
         guard threadSupport.rawValue >= ThreadSupport.funneled.rawValue else {
             throw MPIError(call: "MPI_Init_thread", code: MPI_ERR_OTHER,
                            message: "MPI provides only \(threadSupport); MPI_THREAD_FUNNELED is required", rank: me)

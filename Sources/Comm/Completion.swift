@@ -1,8 +1,8 @@
 // Waiting for a nonblocking MPI operation under a deadline. Open MPI has no asynchronous progress:
 // a collective only advances inside MPI calls, so the waiting rank calls MPI_Test in a loop. It
 // spins while the transfer could still be running at full speed, then yields the core, then
-// sleeps a little between polls, so a rank that waits for a slow peer leaves its core to compute
-// threads. Past `Communicator.timeout` it prints one diagnostic line and aborts the whole job.
+// sleeps a little between polls (Backoff), so a rank that waits for a slow peer leaves its core to
+// compute threads. Past `Communicator.timeout` it prints one diagnostic line and aborts the job.
 import CMPI
 import Glibc
 
@@ -12,10 +12,10 @@ struct Operation {
     let name: String
     /// The MPI function that started it, for errors: "MPI_Iallreduce".
     let call: String
-    /// Bytes this rank contributes (0 for a barrier).
-    let bytes: Int
+    /// Bytes this rank contributes; nil for a barrier.
+    let bytes: Int?
 
-    var description: String { name == "barrier" ? name : "\(name) of \(formatBytes(bytes))" }
+    var description: String { bytes.map { "\(name) of \(formatBytes($0))" } ?? name }
 }
 
 extension Communicator {
@@ -40,14 +40,16 @@ extension Communicator {
         return done != 0
     }
 
-    /// Polls `request` until it completes; aborts the job once it has waited `timeout` seconds.
-    func complete(_ request: inout MPI_Request?, _ operation: Operation) throws(MPIError) {
-        let start = monotonicSeconds()
-        var backoff = Backoff(bytes: operation.bytes)
+    /// Polls `request` until it completes; aborts the job once `timeout` seconds have passed since
+    /// `start` (the start of the whole operation when it takes several requests).
+    func complete(_ request: inout MPI_Request?, _ operation: Operation, since start: Double? = nil) throws(MPIError) {
+        let polling = monotonicSeconds()
+        let start = start ?? polling
+        var backoff = Backoff(bytes: operation.bytes ?? 0, oversubscribed: isOversubscribed)
         while try !test(&request, operation) {
-            let waited = monotonicSeconds() - start
-            if let timeout, waited >= timeout { timedOut(operation, waited: waited, timeout: timeout) }
-            backoff.pause(waited: waited)
+            let now = monotonicSeconds()
+            if let timeout, now - start >= timeout { timedOut(operation, waited: now - start, timeout: timeout) }
+            backoff.pause(waited: now - polling)
         }
     }
 
@@ -60,21 +62,26 @@ extension Communicator {
 }
 
 /// How a waiting rank spends the time between two MPI_Test calls.
-/// - Spin (no pause) for 1 ms plus the time the payload takes at 1 GB/s: that covers a whole
+/// - Spin (no pause) for S = 1 ms plus the time the payload takes at 1 GB/s: that covers a whole
 ///   all-reduce at the speeds measured on one host (2.5-7 GB/s) and over TCP (1.2 GB/s), so the
 ///   usual case, where every rank arrives together, polls as fast as it can.
-/// - Then sched_yield for 10 ms more: as fast as spinning on an idle core, but a runnable compute
-///   thread on the same core goes first.
-/// - Then sleep between polls, 20 µs doubling to 200 µs: a rank waiting for a slow peer uses well
-///   under 1% of a core and still notices the peer's arrival within about 0.2 ms.
+/// - Then sched_yield until 10 S: as fast as spinning on an idle core, but a runnable thread on
+///   the same core goes first.
+/// - Then sleep between polls, 20 µs doubling to 200 µs: a rank that waits for a slow peer uses
+///   about 1% of a core. The price: once the peer arrives, the transfer advances only at each poll,
+///   so it ends later (measured: +8 ms for 4 MiB, +21 ms for 32 MiB; see the benchmark), which is
+///   small next to the 10 S the rank has already waited.
+/// - With more ranks on this host than CPUs, yield from the first poll: a spinning rank would
+///   hold a CPU that another rank needs to make progress.
 struct Backoff {
     private let spinSeconds: Double
     private let yieldSeconds: Double
     private var sleepNanoseconds = 20_000
 
-    init(bytes: Int) {
-        spinSeconds = 0.001 + Double(bytes) / 1e9
-        yieldSeconds = spinSeconds + 0.010
+    init(bytes: Int, oversubscribed: Bool) {
+        let s = 0.001 + Double(bytes) / 1e9
+        spinSeconds = oversubscribed ? 0 : s
+        yieldSeconds = 10 * s
     }
 
     mutating func pause(waited: Double) {

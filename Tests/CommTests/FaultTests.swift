@@ -1,6 +1,7 @@
-// How an MPI job ends when a rank hangs or dies: the communicator timeout aborts the job with one
-// diagnostic line and exit status 3; a rank's exit(7) makes mpirun end the job with status 7.
-// Both well before mpirun's own --timeout 60. The measured times are printed.
+// How an MPI job ends when a rank hangs, dies or aborts: the communicator timeout aborts the job
+// with one diagnostic line and exit status 3; a rank's exit(7) makes mpirun end the job with
+// status 7; abort(code: 5, …) ends it with status 5 and the rank's message. All well before
+// mpirun's own --timeout 60. The measured times are printed.
 import Foundation
 import XCTest
 
@@ -32,6 +33,17 @@ final class FaultTests: XCTestCase {
         XCTAssertFalse(result.output.contains("should have been ended"), context)
         XCTAssertLessThan(result.seconds, 30, "mpirun did not end the job promptly: \(context)")
         print("rank 1 exit(7): mpirun exited \(secondsSinceFault(result)) s after it")
+    }
+
+    func testAbortEndsTheJobWithItsCodeAndMessage() throws {
+        let mpirun = try Subprocess.mpirun()
+        let result = try Subprocess.run(mpirun, ["--timeout", "60", "-np", "2", "--bind-to", "none",
+                                                 Subprocess.testBinary, "CommTests.FaultWorkerTests/testRankOneAborts"],
+                                        environment: Subprocess.workerEnvironment())
+        let context = "exit status \(result.status) after \(result.seconds) s; output:\n\(result.output.suffix(6000))"
+        XCTAssertEqual(result.status, 5, context)
+        XCTAssertEqual(result.output.occurrences(of: "rank 1: stopping the job on purpose"), 1, context)
+        XCTAssertFalse(result.output.contains("should have been aborted"), context)
     }
 }
 

@@ -35,4 +35,14 @@ final class FaultWorkerTests: XCTestCase {
         try buffer.withUnsafeMutableBufferPointer { b in try comm.allreduceSum(b) }
         XCTFail("rank \(comm.rank) went on; the job should have been ended")
     }
+
+    /// Rank 1 calls abort(code: 5, …) while rank 0 waits in a barrier without a timeout.
+    func testRankOneAborts() throws {
+        let comm = try Worker.communicator()
+        comm.timeout = nil
+        try comm.barrier()
+        if comm.rank == 1 { comm.abort(code: 5, message: "stopping the job on purpose") }
+        try comm.barrier()
+        XCTFail("rank \(comm.rank) went on; the job should have been aborted")
+    }
 }

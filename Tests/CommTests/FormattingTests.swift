@@ -22,23 +22,27 @@ final class FormattingTests: XCTestCase {
 
     func testOperationAndErrorDescriptions() {
         XCTAssertEqual(Operation(name: "allreduce", call: "MPI_Iallreduce", bytes: 4 << 20).description, "allreduce of 4 MiB")
-        XCTAssertEqual(Operation(name: "barrier", call: "MPI_Ibarrier", bytes: 0).description, "barrier")
+        XCTAssertEqual(Operation(name: "barrier", call: "MPI_Ibarrier", bytes: nil).description, "barrier")
         let error = MPIError(call: "MPI_Ibcast", code: 2, message: "MPI_ERR_COUNT: invalid count argument", rank: 3)
         XCTAssertEqual(error.description, "rank 3: MPI_Ibcast failed: MPI_ERR_COUNT: invalid count argument")
     }
 
     func testBackoffSpinsThenYieldsThenSleepsBriefly() {
-        var backoff = Backoff(bytes: 4 << 20)
-        func pauseTime(at waited: Double) -> Double {
+        func pauseTime(_ backoff: inout Backoff, at waited: Double) -> Double {
             let start = monotonicSeconds()
             backoff.pause(waited: waited)
             return monotonicSeconds() - start
         }
-        XCTAssertLessThan(pauseTime(at: 0.004), 1e-4, "4 MiB at 1 GB/s: still spinning after 4 ms")
-        XCTAssertLessThan(pauseTime(at: 0.010), 0.05, "yielding")
+        // 4 MiB: S = 1 ms + 4.2 ms; spin until S, yield until 10 S, then sleep.
+        var backoff = Backoff(bytes: 4 << 20, oversubscribed: false)
+        XCTAssertLessThan(pauseTime(&backoff, at: 0.005), 1e-4, "spinning at 5 ms")
+        XCTAssertLessThan(pauseTime(&backoff, at: 0.050), 0.05, "yielding at 50 ms")
         var slept = 0.0
-        for _ in 0..<10 { slept = pauseTime(at: 1) }
+        for _ in 0..<10 { slept = pauseTime(&backoff, at: 0.06) }
         XCTAssertGreaterThanOrEqual(slept, 150e-6, "the sleep grows to 200 µs")
         XCTAssertLessThan(slept, 0.05, "and no further (50 ms allows for a busy host)")
+        // Oversubscribed: no spinning at all, yet no sleep before 10 S either.
+        var crowded = Backoff(bytes: 4 << 20, oversubscribed: true)
+        XCTAssertLessThan(pauseTime(&crowded, at: 0), 0.05)
     }
 }

@@ -1,6 +1,6 @@
 // scripts/wavemix-mpirun: its help, the mpirun command line it builds (--dry-run), what every rank
 // finds in its environment (threads, OpenBLAS core type), mpirun options after the launcher's own,
-// and usage errors.
+// a hostfile, the exit status of a failing program, and usage errors.
 import Foundation
 import XCTest
 
@@ -65,6 +65,20 @@ final class LauncherScriptTests: XCTestCase {
         for rank in 0..<4 {
             XCTAssertTrue(four.output.contains("[1,\(rank)]<stdout>:rank=\(rank) threads=3 omp=3 blas=3 core=\(core)"), four.output)
         }
+    }
+
+    func testHostfileSetsTheSlotsWithoutOversubscribing() throws {
+        _ = try Subprocess.mpirun()
+        let hostfile = FileManager.default.temporaryDirectory.appendingPathComponent("wavemix-hostfile-\(getpid())")
+        try "localhost slots=4\n".write(to: hostfile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: hostfile) }
+        let arguments = ["-n", "4", "--hostfile", hostfile.path, "--timeout", "60", "--", "/bin/sh", "-c", "echo rank=$OMPI_COMM_WORLD_RANK"]
+        let plan = try launch(["--dry-run"] + arguments)
+        XCTAssertTrue(plan.output.contains("--hostfile \(hostfile.path)"), plan.output)
+        XCTAssertFalse(plan.output.contains("--oversubscribe"), "a hostfile decides the slots: \(plan.output)")
+        let result = try launch(arguments)
+        XCTAssertEqual(result.status, 0, result.output)
+        for rank in 0..<4 { XCTAssertTrue(result.output.contains("rank=\(rank)\n"), result.output) }
     }
 
     func testUsageErrorsExitWithStatus2() throws {

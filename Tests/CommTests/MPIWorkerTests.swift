@@ -28,8 +28,11 @@ final class MPIWorkerTests: XCTestCase {
         Console.out("comm-identity rank \(comm.rank) of \(comm.size), local \(comm.localRank) of \(comm.localSize), host \(comm.hostName), \(comm.threadSupport)")
     }
 
-    /// Sizes in elements: empty, one, odd, and 4 MiB of the element type.
-    private func sizes<T>(_ type: T.Type) -> [Int] { [0, 1, 7, 1001, (4 << 20) / MemoryLayout<T>.stride] }
+    /// Sizes in elements: empty, one, odd, 4 MiB of the element type (one scratch piece of an
+    /// in-place sum), and 9 MiB + 1 element (two pieces and a remainder).
+    private func sizes<T>(_ type: T.Type) -> [Int] {
+        [0, 1, 7, 1001, (4 << 20) / MemoryLayout<T>.stride, (9 << 20) / MemoryLayout<T>.stride + 1]
+    }
 
     func testAllreduceSumFloat() throws {
         let comm = try Worker.communicator()
@@ -102,6 +105,11 @@ final class MPIWorkerTests: XCTestCase {
         let want = (0..<count).map { Float(n * ($0 % 512)) + Float(n * (n - 1) / 2) }
         assertExact(Array(receive), want, "iallreduce Float")
         Console.out("comm-iallreduce rank \(comm.rank): 4 MiB completed after \(polls) compute pieces")
+
+        // A request dropped unfinished waits in its deinit: the result is final right after.
+        receive.initialize(repeating: -1)
+        _ = try comm.iallreduceSum(send: UnsafeBufferPointer(send), receive: receive)
+        assertExact(Array(receive), want, "iallreduce Float, request dropped")
 
         // The same through wait() alone, for Double.
         let doubles = (0..<1001).map { Double($0) * Double(comm.rank + 1) }
@@ -181,7 +189,7 @@ final class MPIWorkerTests: XCTestCase {
         let one = UnsafeMutablePointer<Float>.allocate(capacity: 1)
         defer { one.deallocate() }
         let huge = UnsafeMutableBufferPointer(start: one, count: Int(Int32.max) + 1)
-        XCTAssertThrowsError(try comm.allreduceSum(huge)) { error in
+        XCTAssertThrowsError(try comm.allreduceSum(send: UnsafeBufferPointer(huge), receive: huge)) { error in
             let e = error as? MPIError
             XCTAssertEqual(e?.call, "MPI_Iallreduce")
             XCTAssertEqual(e?.description, "rank \(comm.rank): MPI_Iallreduce failed: 2147483648 elements exceed MPI's count limit of 2147483647; split the buffer")
