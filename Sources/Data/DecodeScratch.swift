@@ -30,6 +30,13 @@ final class DecodeScratch {
         return handle
     }
 
+    /// Drops the decompressor after an error: TurboJPEG 2.1 can leave a handle mid-decode
+    /// ("Improper call to JPEG library in state ..." on every later image), so the next image gets a fresh one.
+    func discardDecompressor() {
+        if let handle { tjDestroy(handle) }
+        handle = nil
+    }
+
     deinit {
         if let handle { tjDestroy(handle) }
     }

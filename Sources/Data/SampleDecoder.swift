@@ -27,19 +27,12 @@ public struct SampleDecoder: Sendable, Equatable {
         let count = try FileBytes.read(file, into: scratch.file)
         let bytes = UnsafePointer(scratch.file.pointer)
         if JPEGCodec.isJPEG(bytes, count: count) {
-            guard let handle = scratch.decompressor else { throw .badImage(file: file, reason: "TurboJPEG could not allocate a decoder") }
-            let header = try JPEGCodec.header(bytes, count: count, handle: handle, file: file)
-            let geometry = crop.geometry(width: header.width, height: header.height, size: size, seed: seed, epoch: epoch, index: index)
-            var reduction = 1
-            if dctDownscale {
-                let shrink = min(geometry.horizontal.shrink, geometry.vertical.shrink)
-                reduction = [8, 4, 2].first { Double($0) <= shrink } ?? 1
+            do throws(DataError) {
+                try decodeJPEG(bytes, count: count, file: file, seed: seed, epoch: epoch, index: index, scratch: scratch, into: output)
+            } catch {
+                scratch.discardDecompressor()
+                throw error
             }
-            let decoded = try JPEGCodec.decode(bytes, count: count, header: header, reduction: reduction, handle: handle,
-                                               into: scratch.image, file: file)
-            let scaled = geometry.scaled(width: header.width, height: header.height,
-                                         decodedWidth: decoded.width, decodedHeight: decoded.height)
-            Self.resample(scratch.image.pointer, width: decoded.width, geometry: scaled, scratch: scratch, into: output)
         } else if PNGCodec.isPNG(bytes, count: count) {
             let decoded = try PNGCodec.decode(bytes, count: count, into: scratch.image, file: file)
             let geometry = crop.geometry(width: decoded.width, height: decoded.height, size: size, seed: seed, epoch: epoch, index: index)
@@ -50,6 +43,22 @@ public struct SampleDecoder: Sendable, Equatable {
         }
     }
 
+    private func decodeJPEG(_ bytes: UnsafePointer<UInt8>, count: Int, file: String, seed: UInt64, epoch: Int, index: Int,
+                            scratch: DecodeScratch, into output: UnsafeMutablePointer<UInt8>) throws(DataError) {
+        guard let handle = scratch.decompressor else { throw .badImage(file: file, reason: "TurboJPEG could not allocate a decoder") }
+        let header = try JPEGCodec.header(bytes, count: count, handle: handle, file: file)
+        let geometry = crop.geometry(width: header.width, height: header.height, size: size, seed: seed, epoch: epoch, index: index)
+        var reduction = 1
+        if dctDownscale {
+            let shrink = min(geometry.horizontal.shrink, geometry.vertical.shrink)
+            reduction = [8, 4, 2].first { Double($0) <= shrink } ?? 1
+        }
+        let decoded = try JPEGCodec.decode(bytes, count: count, header: header, reduction: reduction, handle: handle,
+                                           into: scratch.image, file: file)
+        let scaled = geometry.scaled(width: header.width, height: header.height, decodedWidth: decoded.width, decodedHeight: decoded.height)
+        Self.resample(scratch.image.pointer, width: decoded.width, geometry: scaled, scratch: scratch, into: output)
+    }
+
     /// Crops an RGB image already in memory (a packed record) as sample `index` of `epoch`.
     func cropImage(_ image: UnsafePointer<UInt8>, width: Int, height: Int, seed: UInt64, epoch: Int, index: Int,
               into output: UnsafeMutablePointer<UInt8>) {
@@ -57,7 +66,7 @@ public struct SampleDecoder: Sendable, Equatable {
         Self.resample(image, width: width, geometry: geometry, scratch: DecodeScratch.current, into: output)
     }
 
-    private static func resample(_ image: UnsafePointer<UInt8>, width: Int, geometry: SampleGeometry, scratch: DecodeScratch,
+    static func resample(_ image: UnsafePointer<UInt8>, width: Int, geometry: SampleGeometry, scratch: DecodeScratch,
                                  into output: UnsafeMutablePointer<UInt8>) {
         let horizontal = geometry.horizontal.resampleAxis, vertical = geometry.vertical.resampleAxis
         let rows = scratch.rows.reserve(Resample.scratchBytes(horizontal: horizontal, vertical: vertical, channels: 3))
