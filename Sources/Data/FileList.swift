@@ -19,13 +19,6 @@ public struct FileList: Sendable, Equatable {
     /// The full path of file i.
     public func path(_ i: Int) -> String { root + "/" + paths[i] }
 
-    /// Number of files of each class.
-    public func classCounts(numClasses: Int) -> [Int] {
-        var counts = [Int](repeating: 0, count: numClasses)
-        for label in labels { counts[Int(label)] += 1 }
-        return counts
-    }
-
     /// CRC-32 of every relative path and label, in order: identifies the list's contents.
     public var fingerprint: UInt32 {
         var crc: UInt = 0

@@ -18,10 +18,7 @@ public struct SampleDecoder: Sendable, Equatable {
         self.dctDownscale = dctDownscale
     }
 
-    /// Bytes of one sample: size * size * 3.
-    public var sampleBytes: Int { size * size * 3 }
-
-    /// Decodes `file` as sample `index` of `epoch` into `output` (sampleBytes bytes).
+    /// Decodes `file` as sample `index` of `epoch` into `output` (size * size * 3 bytes).
     func decode(file: String, seed: UInt64, epoch: Int, index: Int, into output: UnsafeMutablePointer<UInt8>) throws(DataError) {
         let scratch = DecodeScratch.current
         let count = try FileBytes.read(file, into: scratch.file)

@@ -13,7 +13,7 @@ struct WaveMixCommand: ParsableCommand {
             With no subcommand, `wavemix` trains on Fashion-MNIST.
             """,
         version: wavemixVersion,
-        subcommands: [Train.self, Bench.self, DebugStep.self],
+        subcommands: [Train.self, Bench.self, DebugStep.self, Prepare.self],
         defaultSubcommand: Train.self)
 
     static func main() {
