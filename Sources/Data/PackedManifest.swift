@@ -76,6 +76,10 @@ public struct PackedManifest: Codable, Equatable, Sendable {
                     throw .badPacked(file: out + "/" + index, reason: "missing: rank \(rank) did not finish; run prepare again to resume")
                 }
                 let entries = try IndexFile.read(out + "/" + index)
+                if let bad = entries.first(where: { $0.sourceIndex >= split.count || $0.label >= counts.count }) {
+                    throw .badPacked(file: out + "/" + index, reason: "entry for source index \(bad.sourceIndex), label \(bad.label) "
+                        + "does not fit \(split.count) images of \(counts.count) classes; delete it and its shard to redo them")
+                }
                 for e in entries {
                     counts[e.label] += 1
                     present[e.sourceIndex] = true
