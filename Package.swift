@@ -27,11 +27,12 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
 
         .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: numeric),
         .target(name: "WaveMix", dependencies: ["Kernels"], swiftSettings: numeric),
         .target(name: "Comm", dependencies: ["CMPI"]),
-        .target(name: "Data", dependencies: ["Kernels", "CZlib", "CTurboJPEG"], swiftSettings: numeric),
+        .target(name: "Data", dependencies: ["Kernels", "CZlib", "CTurboJPEG", "CPNG"], swiftSettings: numeric),
         .target(name: "Checkpoint", dependencies: ["CZstd"]),
         .target(name: "Training", dependencies: ["WaveMix", "Kernels", "Comm", "Data", "Checkpoint"]),
         .executableTarget(name: "wavemix", dependencies: [

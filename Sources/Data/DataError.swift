@@ -34,8 +34,24 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     case labelOutOfRange(file: String, index: Int, label: Int, numClasses: Int)
     /// A `--data` spec could not be parsed.
     case badSpec(spec: String, reason: String)
-    /// The data set kind parses but cannot be loaded by this build.
-    case unsupported(DataSpec)
+    /// An image file could not be read or decoded (missing, unreadable, corrupt, truncated, not an image).
+    case badImage(file: String, reason: String)
+    /// Substituting unreadable images gave up: `count` images in a row from `file` on failed.
+    case tooManyBadImages(file: String, count: Int)
+    /// A directory tree does not have the layout its data set kind needs.
+    case badLayout(path: String, reason: String)
+    /// A line of a list or label file is malformed or names something that does not exist.
+    case badListEntry(file: String, line: Int, reason: String)
+    /// A class directory holds no image.
+    case emptyClass(directory: String)
+    /// A packed data set file is damaged, truncated or of another format or version.
+    case badPacked(file: String, reason: String)
+    /// `wavemix prepare` will not write into this output directory.
+    case prepareRefused(directory: String, reason: String)
+    /// Writing a file failed.
+    case unwritable(file: String, reason: String)
+    /// The data set cannot produce inputs of the requested size.
+    case imageSizeUnavailable(spec: String, reason: String)
     /// The sampler cannot make a single global batch from the data set.
     case globalBatchTooLarge(count: Int, batchSize: Int, worldSize: Int)
 
@@ -72,8 +88,24 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
             return "\(file): label \(label) at index \(index) is outside 0..<\(numClasses)"
         case let .badSpec(spec, reason):
             return "--data \(spec): \(reason)"
-        case let .unsupported(spec):
-            return "--data \(spec): this data set kind is not supported yet in this build"
+        case let .badImage(file, reason):
+            return "\(file): unusable image: \(reason)"
+        case let .tooManyBadImages(file, count):
+            return "\(file): \(count) unusable images in a row from here on; is the data set damaged?"
+        case let .badLayout(path, reason):
+            return "\(path): \(reason)"
+        case let .badListEntry(file, line, reason):
+            return "\(file):\(line): \(reason)"
+        case let .emptyClass(directory):
+            return "\(directory): class directory holds no .jpg, .jpeg or .png image"
+        case let .badPacked(file, reason):
+            return "\(file): \(reason)"
+        case let .prepareRefused(directory, reason):
+            return "\(directory): \(reason)"
+        case let .unwritable(file, reason):
+            return "\(file): cannot write: \(reason)"
+        case let .imageSizeUnavailable(spec, reason):
+            return "--data \(spec): \(reason)"
         case let .globalBatchTooLarge(count, batchSize, worldSize):
             return "global batch \(batchSize) x \(worldSize) ranks = \(batchSize * worldSize) exceeds the "
                 + "\(count) samples of the data set; lower --batch-size"

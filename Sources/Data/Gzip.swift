@@ -1,4 +1,4 @@
-// Gzip/zlib decompression into memory through zlib (the only file that imports CZlib).
+// Gzip/zlib decompression into memory through zlib (with CRC32.swift, the only files that import CZlib).
 // inflateInit2 with windowBits 15+32 auto-detects gzip and zlib headers; concatenated gzip members
 // (as `cat a.gz b.gz` makes) are inflated one after another; damaged, truncated or trailing-garbage
 // streams throw DataError.corruptGzip.

@@ -1,7 +1,9 @@
 // The interface between a data set and batch assembly: random access to sample i's label and its
-// pixels as H x W x C unsigned bytes (channels last). Implemented by the in-memory ImageSet; JPEG,
-// CIFAR and packed-shard sources implement it the same way, so BatchLoader, the transforms and the
-// sampler work unchanged for them.
+// pixels as H x W x C unsigned bytes (channels last). In-memory sets (IDX, CIFAR) hold fixed-size
+// images; file sources (JPEG/PNG trees) and packed shards produce their fixed size by cropping each
+// image as it is read, and a random crop depends on the epoch and the augmentation seed: they
+// implement `sample(_:epoch:seed:into:)`, which BatchLoader calls, and which also returns the label
+// of what it wrote (a source may substitute another sample for an unreadable one).
 
 public protocol ImageSource: Sendable {
     /// Number of samples.
@@ -17,12 +19,21 @@ public protocol ImageSource: Sendable {
     func label(_ i: Int) -> Int
 
     /// Writes sample i as height * width * channels bytes, row-major HWC, into `buffer`
-    /// (which holds at least that many bytes). Sources that read or decode files throw DataError.
-    /// Called concurrently from several threads.
+    /// (which holds at least that many bytes), as epoch 0 with seed 0 would. Sources that read or
+    /// decode files throw DataError. Called concurrently from several threads.
     func pixels(_ i: Int, into buffer: UnsafeMutableBufferPointer<UInt8>) throws(DataError)
+
+    /// Writes sample i as it is seen in `epoch` under augmentation seed `seed` and returns the label
+    /// of what was written. The default ignores epoch and seed: pixels(i) with label(i).
+    func sample(_ i: Int, epoch: Int, seed: UInt64, into buffer: UnsafeMutableBufferPointer<UInt8>) throws(DataError) -> Int
 }
 
 extension ImageSource {
     /// Bytes of one image: height * width * channels.
     public var imageByteCount: Int { height * width * channels }
+
+    public func sample(_ i: Int, epoch: Int, seed: UInt64, into buffer: UnsafeMutableBufferPointer<UInt8>) throws(DataError) -> Int {
+        try pixels(i, into: buffer)
+        return label(i)
+    }
 }

@@ -1,6 +1,7 @@
 // Per-channel input normalisation, (x / 255 - mean) / std, and the defaults of each data set:
 //   Fashion-MNIST  mean 0.2860, std 0.3530 (the usual published values)
 //   MNIST          mean 0.1307, std 0.3081
+//   CIFAR-10/100   their training sets' usual statistics; ImageNet's for ImageNet, ImageFolder, Places-365
 //   other IDX sets measured on the training set (population std over all pixels of a channel;
 //                  a channel with no spread gets std 1)
 
@@ -45,4 +46,12 @@ public struct Normalization: Sendable, Equatable {
         }
         return Normalization(mean: means, std: stds)
     }
+}
+
+extension Normalization {
+    /// ImageNet's statistics (torchvision's), also the default of ImageFolder, Places-365 and packed sets.
+    public static let imageNet = Normalization(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+    /// CIFAR-10 and CIFAR-100 training-set statistics (population std).
+    public static let cifar10 = Normalization(mean: [0.4914, 0.4822, 0.4465], std: [0.2470, 0.2435, 0.2616])
+    public static let cifar100 = Normalization(mean: [0.5071, 0.4865, 0.4409], std: [0.2673, 0.2564, 0.2762])
 }

@@ -12,6 +12,8 @@ public enum DataRandomKeys {
     public static let crop: UInt64 = 0x4352_4F50  // "CROP"
     /// Horizontal flip of one sample: SplitMix64(key: seed, epoch, sampleIndex, flip).
     public static let flip: UInt64 = 0x464C_4950  // "FLIP"
+    /// RandomResizedCrop box of one sample: SplitMix64(key: seed, epoch, sampleIndex, resizedCrop).
+    public static let resizedCrop: UInt64 = 0x5252_4350  // "RRCP"
 
     static func stream(seed: UInt64, epoch: Int, salt: UInt64) -> SplitMix64 {
         precondition(epoch >= 0, "epoch must not be negative")

@@ -1,4 +1,5 @@
-// `wavemix bench`: training and inference images/s and peak memory for one configuration.
+// `wavemix bench`: training and inference images/s and peak memory for one configuration; with
+// --data, the data loader's images/s instead (DataBenchCommand.swift).
 import ArgumentParser
 import Foundation
 import Training
@@ -7,26 +8,36 @@ import WaveMix
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure training and inference throughput and peak memory on synthetic data.",
-        discussion: "Prints images/s of full training steps (forward, backward, AdamW) and of eval-mode forward passes.")
+        discussion: """
+            Prints images/s of full training steps (forward, backward, AdamW) and of eval-mode forward passes. With --data,
+            measures the data pipeline instead: index building, then images/s of decode + crop + flip + normalise through
+            the prefetching loader with --threads decoding threads.
+            """)
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var runtime: RuntimeOptions
     @Option(help: "Images per step.") var batchSize = 128
-    @Option(help: "Input height and width.") var imageSize = 28
+    @Option(help: "Input height and width (default 28; with --data 224).") var imageSize: Int?
     @Option(help: "Input channels.") var inChans = 1
     @Option(help: "Timed steps.") var steps = 10
     @Option(help: "Untimed steps first.") var warmup = 2
     @Flag(help: "Print one JSON object instead of text.") var json = false
     @Flag(help: "Time every kind of layer (forward and backward apart) and print a table with GFLOP/s.") var profile = false
+    @OptionGroup(title: "Data loader (--data)") var dataBench: DataBenchOptions
 
     func validate() throws {
-        guard batchSize >= 1, imageSize >= 1, inChans >= 1, steps >= 1, warmup >= 0 else {
+        guard batchSize >= 1, imageSize ?? 1 >= 1, inChans >= 1, steps >= 1, warmup >= 0 else {
             throw ValidationError("--batch-size, --image-size, --in-chans and --steps must be at least 1")
         }
     }
 
     func run() throws {
         let threads = runtime.threads ?? ComputeThreads.defaultCount()
+        if dataBench.data != nil {
+            try dataBench.run(imageSize: imageSize, batchSize: batchSize, threads: threads, json: json)
+            return
+        }
+        let imageSize = imageSize ?? 28
         ComputeThreads.configure(threads)
         let config = model.config(defaultPreset: "lite-64-4", numClasses: 10, inChans: inChans)
         let result: BenchmarkResult

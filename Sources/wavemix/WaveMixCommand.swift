@@ -13,7 +13,7 @@ struct WaveMixCommand: ParsableCommand {
             With no subcommand, `wavemix` trains on Fashion-MNIST.
             """,
         version: wavemixVersion,
-        subcommands: [Train.self, Eval.self, CheckpointCommand.self, Bench.self, DebugStep.self],
+        subcommands: [Train.self, Eval.self, Prepare.self, CheckpointCommand.self, Bench.self, DebugStep.self],
         defaultSubcommand: Train.self)
 
     static func main() {

@@ -28,10 +28,19 @@ import Testing
         #expect(unknown?.description.hasPrefix("--data svhn:/d: unknown data set kind 'svhn'; expected one of fashion-mnist,") == true)
     }
 
-    @Test func kindsWithoutALoaderThrowUnsupported() throws {
-        for spec in ["cifar10:/d", "cifar100:/d", "imagefolder:/d", "imagenet:/d", "places365:/d", "packed:/d"] {
-            let parsed = try DataSpec(parsing: spec)
-            #expect(throws: DataError.unsupported(parsed)) { try parsed.load() }
+    @Test func missingDataSetsAreNamed() throws {
+        let expected = [
+            "cifar10:/nonexistent": "cifar10: /nonexistent/data_batch_1.bin not found; unpack the binary version (cifar-10-binary.tar.gz) there",
+            "cifar100:/nonexistent": "cifar100: /nonexistent/train.bin not found; unpack the binary version (cifar-100-binary.tar.gz) there",
+            "imagefolder:/nonexistent": "/nonexistent: an ImageFolder data set needs /nonexistent/train and /nonexistent/val (or test), "
+                + "each with one subdirectory per class",
+            "imagenet:/nonexistent": "/nonexistent: not an ImageNet layout: no train/ directory here or under ILSVRC/Data/CLS-LOC/",
+            "places365:/nonexistent": "/nonexistent: not a Places-365 layout: /nonexistent/categories_places365.txt is missing",
+            "packed:/nonexistent": "/nonexistent/manifest.json: missing: /nonexistent is not a packed data set (make one with wavemix prepare)",
+        ]
+        for (spec, message) in expected {
+            let error = #expect(throws: DataError.self) { try DataSpec(parsing: spec).load() }
+            #expect(error?.description == message, "\(spec)")
         }
     }
 

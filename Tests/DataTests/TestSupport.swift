@@ -61,6 +61,19 @@ final class TemporaryDirectory {
     }
 
     func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+
+    /// Writes `bytes` to the relative path `name`, creating its directories.
+    @discardableResult
+    func create(_ name: String, _ bytes: [UInt8]) throws -> String {
+        let file = self.file(name)
+        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Foundation.Data(bytes).write(to: URL(fileURLWithPath: file))
+        return file
+    }
+
+    func mkdir(_ name: String) throws {
+        try FileManager.default.createDirectory(atPath: file(name), withIntermediateDirectories: true)
+    }
 }
 
 /// A small synthetic IDX data set: images [count, height, width] and labels, as file bytes.
