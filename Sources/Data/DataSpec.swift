@@ -27,6 +27,15 @@ public struct DataSpec: Sendable, Equatable, CustomStringConvertible {
         public var defaultPath: String? {
             self == .fashionMNIST ? "/usr/share/datasets/fashion-mnist" : nil
         }
+
+        /// Whether samples are cropped to LoadOptions.imageSize (image files, packed shards) rather
+        /// than kept at the set's own size (IDX, CIFAR).
+        public var resizes: Bool {
+            switch self {
+            case .imageFolder, .imageNet, .places365, .packed: true
+            case .fashionMNIST, .mnist, .idx, .cifar10, .cifar100: false
+            }
+        }
     }
 
     public let kind: Kind

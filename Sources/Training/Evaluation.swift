@@ -62,11 +62,16 @@ public func evaluate(model: WaveMixModel, loader: BatchLoader, batchSize: Int, c
 
 /// `wavemix eval`: the test split of a data set through a checkpoint's model, sharded over ranks.
 public enum CheckpointEvaluation {
-    public static func run(checkpoint path: String, dataSpec: String?, batchSize: Int, comm: Communicator) throws
-        -> (result: EvaluationResult, data: DataSet, metadata: CheckpointMetadata) {
+    /// `loadOptions.imageSize` nil takes the size the model was trained on.
+    public static func run(checkpoint path: String, dataSpec: String?, batchSize: Int, loadOptions: LoadOptions,
+                           comm: Communicator) throws -> (result: EvaluationResult, data: DataSet, metadata: CheckpointMetadata) {
         let (model, metadata) = try WeightFiles.model(fromCheckpoint: path)
         let spec = dataSpec ?? metadata.options?.data ?? "fashion-mnist"
-        let data = try DataSpec(parsing: spec).load()
+        var options = loadOptions
+        if options.imageSize == nil, metadata.imageHeight == metadata.imageWidth, try DataSpec(parsing: spec).kind.resizes {
+            options.imageSize = metadata.imageHeight
+        }
+        let data = try DataSpec(parsing: spec).load(options)
         guard (data.test.height, data.test.width) == (metadata.imageHeight, metadata.imageWidth) else {
             throw InputError("\(path) was trained on \(metadata.imageHeight)x\(metadata.imageWidth) images; \(spec) has "
                              + "\(data.test.height)x\(data.test.width)")

@@ -154,13 +154,20 @@ public final class Trainer {
         var lastEvaluation: (step: Int, result: EvaluationResult)?
         var stopReason: String?
         epochs: while epoch < options.epochs && step < totalSteps {
-            let batches = sampler.batches(epoch: epoch, from: positionInEpoch)
-            if !batches.isEmpty { trainLoader.prefetch(indices: batches[0], epoch: epoch) }
+            // The loader's threads assemble up to queueDepth batches ahead of the one computing.
+            let batches = Array(sampler.batches(epoch: epoch, from: positionInEpoch).prefix(totalSteps - step))
+            var queued = 0
+            while queued < min(trainLoader.queueDepth, batches.count) {
+                trainLoader.prefetch(indices: batches[queued], epoch: epoch)
+                queued += 1
+            }
             for (i, indices) in batches.enumerated() {
                 try trainLoader.take(pixels: input.baseAddress!, labels: labels.baseAddress!)
-                // The next batch is assembled on a background thread while this one computes.
-                let prefetching = i + 1 < batches.count && step + 1 < totalSteps
-                if prefetching { trainLoader.prefetch(indices: batches[i + 1], epoch: epoch) }
+                queued -= 1
+                if i + trainLoader.queueDepth < batches.count {
+                    trainLoader.prefetch(indices: batches[i + trainLoader.queueDepth], epoch: epoch)
+                    queued += 1
+                }
                 let loss = try trainStep(indices: indices)
                 step += 1
                 positionInEpoch += 1
@@ -173,7 +180,7 @@ public final class Trainer {
                 }
                 stopReason = try stopRequested(stepsThisRun: step - firstStep)
                 if stopReason != nil {
-                    if prefetching { try trainLoader.take(pixels: input.baseAddress!, labels: labels.baseAddress!) }
+                    for _ in 0..<queued { try trainLoader.take(pixels: input.baseAddress!, labels: labels.baseAddress!) }
                     break
                 }
                 if step == totalSteps { break }
@@ -196,6 +203,9 @@ public final class Trainer {
             if lastEvaluation?.step != step { lastEvaluation = (step, try evaluateAndLog()) }
             saveCheckpoint(required: true)
             try saveFinalWeights()
+        }
+        if let log = data.badImages, log.badImageCount > 0 {
+            self.log.line("warning: \(log.badImageCount) unusable image(s) met; \(log.substitutionCount) sample(s) substituted (see the warnings above)")
         }
         if let error = checkpointError { throw error }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

@@ -7,6 +7,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var model: WaveMixConfig
     /// `--data` spec (e.g. `fashion-mnist`, `idx:DIR`).
     public var data: String
+    /// `--image-size` for image-file and packed data sets (nil: the loader's default).
+    public var imageSize: Int?
     /// Samples per rank per micro-batch.
     public var batchSize: Int
     /// Micro-batches per optimizer step (gradients are reduced once per step).
@@ -60,6 +62,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         func check<T: Equatable>(_ name: String, _ a: T, _ b: T) { if a != b { out.append("\(name): checkpoint \(b), now \(a)") } }
         check("model", model, other.model)
         check("--data", data, other.data)
+        check("--image-size", imageSize, other.imageSize)
         check("optimizer", optimizer, other.optimizer)
         check("--lr", learningRate, other.learningRate)
         check("--schedule", schedule, other.schedule)

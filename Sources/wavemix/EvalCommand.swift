@@ -2,6 +2,7 @@
 // ranks under mpirun), and optionally a per-class accuracy file.
 import ArgumentParser
 import Comm
+import Data
 import Foundation
 import Training
 
@@ -16,6 +17,9 @@ struct Eval: ParsableCommand {
     var data: String?
     @Option(help: "Images per rank per batch.") var batchSize = 256
     @Option(help: "Write class,name,samples,correct,accuracy lines to this CSV file.") var perClass: String?
+    @Option(help: "Side of the evaluation images of image-file and packed data sets (default: the checkpoint's).")
+    var imageSize: Int?
+    @Flag(help: "Stop at the first unreadable or corrupt image instead of substituting the next good one.") var strict = false
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
@@ -26,7 +30,10 @@ struct Eval: ParsableCommand {
         let comm = try Communicator.initialize()
         defer { comm.finalize() }
         ComputeThreads.configure(runtime.threads ?? ComputeThreads.defaultCount(ranksOnHost: comm.localSize))
-        let (result, data, _) = try CheckpointEvaluation.run(checkpoint: checkpoint, dataSpec: data, batchSize: batchSize, comm: comm)
+        let options = LoadOptions(imageSize: imageSize, badImages: strict ? .stop : .substitute,
+                                  warn: { [rank = comm.rank] in Console.err("rank \(rank): warning: \($0)") })
+        let (result, data, _) = try CheckpointEvaluation.run(checkpoint: checkpoint, dataSpec: data, batchSize: batchSize,
+                                                             loadOptions: options, comm: comm)
         guard comm.rank == 0 else { return }
         print(String(format: "%@: top-1 %.2f%%, top-5 %.2f%%, loss %.4f on %d images of %@", checkpoint, 100 * result.top1,
                      100 * result.top5, result.loss, result.samples, data.spec.description))

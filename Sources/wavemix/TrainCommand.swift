@@ -17,13 +17,29 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Input channels the model sees (default: the data set's; 3 repeats a grey channel, as the PyTorch examples do).")
     var inChans: Int?
 
+    @Option(help: "Side of the square training/evaluation images of image-file and packed data sets (default 224; IDX and CIFAR keep their own size).")
+    var imageSize: Int?
+
+    @Flag(help: "Stop at the first unreadable or corrupt image instead of substituting the next good one (with a warning).")
+    var strict = false
+
     func validate() throws {
         if let inChans, inChans < 1 { throw ValidationError("--in-chans must be at least 1") }
+        if let imageSize, imageSize < 1 { throw ValidationError("--image-size must be at least 1") }
         _ = try parsedSpec()
     }
 
     func parsedSpec() throws -> DataSpec {
         do { return try DataSpec(parsing: data) } catch { throw ValidationError(error.description) }
+    }
+
+    /// Loads the data set; warnings about bad images carry the rank that met them.
+    func load(rank: Int) throws -> DataSet {
+        try parsedSpec().load(loadOptions(rank: rank))
+    }
+
+    func loadOptions(rank: Int) -> LoadOptions {
+        LoadOptions(imageSize: imageSize, badImages: strict ? .stop : .substitute, warn: { Console.err("rank \(rank): warning: \($0)") })
     }
 }
 
@@ -121,7 +137,7 @@ struct Train: ParsableCommand {
     private func train(_ comm: Communicator) throws {
         ComputeThreads.configure(runtime.threads ?? ComputeThreads.defaultCount(ranksOnHost: comm.localSize))
         let spec = try dataOptions.parsedSpec()
-        let data = try spec.load()
+        let data = try dataOptions.load(rank: comm.rank)
         let config = model.config(defaultPreset: "lite-64-4", numClasses: data.numClasses,
                                   inChans: dataOptions.inChans ?? data.train.channels)
         // Refuse a model that cannot run on these images before anything is written.
@@ -132,6 +148,7 @@ struct Train: ParsableCommand {
         let runDirectory = try RunDirectory.prepare(runDir, dataName: spec.kind.rawValue, comm: comm, resuming: resume != nil)
         var options = TrainingOptions(model: config, data: dataOptions.data, batchSize: batchSize, epochs: epochs,
                                       optimizer: settings, learningRate: lr, runDirectory: runDirectory)
+        options.imageSize = dataOptions.imageSize
         options.maxSteps = maxSteps
         options.gradientAccumulation = gradAccum
         options.schedule = schedule
