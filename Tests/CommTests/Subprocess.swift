@@ -34,7 +34,11 @@ enum Subprocess {
     /// The environment of worker children: this one, plus the worker switch and Open MPI's
     /// permission to run as root (harmless otherwise).
     static func workerEnvironment(_ extra: [String: String] = [:]) -> [String: String] {
-        var environment = ProcessInfo.processInfo.environment
+        // Without what an MPI_Init elsewhere in this test process (a singleton) left behind: a
+        // child mpirun inheriting OMPI_*/PMIX_* variables believes it runs inside that job.
+        var environment = ProcessInfo.processInfo.environment.filter { key, _ in
+            !["OMPI_", "PMIX_", "OPAL_", "ORTE_", "PRTE_"].contains(where: key.hasPrefix)
+        }
         environment["WAVEMIX_MPI_WORKER"] = "1"
         environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
         environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"

@@ -43,13 +43,22 @@ public enum Programs {
         throw XCTSkip("mpirun is not on PATH (install openmpi-bin); the multi-rank tests need it")
     }
 
-    /// This environment plus Open MPI's permission to run as root (harmless otherwise).
+    /// This environment plus Open MPI's permission to run as root (harmless otherwise), without
+    /// what an MPI_Init in this test process (a singleton) left in it: a child mpirun that
+    /// inherits OMPI_*/PMIX_* variables believes it runs inside that job and fails at once.
     public static func environment(_ extra: [String: String] = [:]) -> [String: String] {
-        var environment = ProcessInfo.processInfo.environment
+        var environment = cleanEnvironment()
         environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
         environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
         environment.merge(extra) { $1 }
         return environment
+    }
+
+    /// This process's environment without the variables of a singleton MPI job.
+    public static func cleanEnvironment() -> [String: String] {
+        ProcessInfo.processInfo.environment.filter { key, _ in
+            !["OMPI_", "PMIX_", "OPAL_", "ORTE_", "PRTE_"].contains(where: key.hasPrefix)
+        }
     }
 
     /// Runs `executable` to completion (or `deadline` seconds: SIGTERM, then SIGKILL 5 s later).
