@@ -33,12 +33,16 @@ extension Communicator {
             }
         }
 
+        // MPI reads the counts and displacements until the gather completes: keep them in memory
+        // that stays put for that long.
         let call = root == nil ? "MPI_Iallgatherv" : "MPI_Igatherv"
-        var receiveCounts = [Int32](), displacements = [Int32]()
+        let receiveCounts = UnsafeMutableBufferPointer<Int32>.allocate(capacity: counts.count)
+        let displacements = UnsafeMutableBufferPointer<Int32>.allocate(capacity: counts.count)
+        defer { receiveCounts.deallocate(); displacements.deallocate() }
         var total = 0
-        for count in counts {
-            receiveCounts.append(try mpiCount(Int(count), call))
-            displacements.append(try mpiCount(total, call))
+        for (r, count) in counts.enumerated() {
+            receiveCounts[r] = try mpiCount(Int(count), call)
+            displacements[r] = try mpiCount(total, call)
             total += Int(count)
         }
         var flat = [T](repeating: 0, count: total)
@@ -48,15 +52,15 @@ extension Communicator {
                 let operation = Operation(name: name, call: call, bytes: values.count * MemoryLayout<T>.stride)
                 try collective(operation) {
                     if let root {
-                        MPI_Igatherv(send.baseAddress, sendCount, T.datatype, all.baseAddress, receiveCounts, displacements,
-                                     T.datatype, Int32(root), cmpi_comm_world(), &$0)
+                        MPI_Igatherv(send.baseAddress, sendCount, T.datatype, all.baseAddress, receiveCounts.baseAddress,
+                                     displacements.baseAddress, T.datatype, Int32(root), cmpi_comm_world(), &$0)
                     } else {
-                        MPI_Iallgatherv(send.baseAddress, sendCount, T.datatype, all.baseAddress, receiveCounts, displacements,
-                                        T.datatype, cmpi_comm_world(), &$0)
+                        MPI_Iallgatherv(send.baseAddress, sendCount, T.datatype, all.baseAddress, receiveCounts.baseAddress,
+                                        displacements.baseAddress, T.datatype, cmpi_comm_world(), &$0)
                     }
                 }
             }
         }
-        return zip(displacements, receiveCounts).map { Array(flat[Int($0)..<Int($0) + Int($1)]) }
+        return (0..<counts.count).map { r in Array(flat[Int(displacements[r])..<Int(displacements[r] + receiveCounts[r])]) }
     }
 }

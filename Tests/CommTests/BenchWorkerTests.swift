@@ -4,8 +4,9 @@
 //   in-place and send/receive all-reduce, and for reference the same MPI_Iallreduce polled by
 //   a bare MPI_Test spin (what Comm's back-off must not slow down) and Open MPI's blocking
 //   MPI_Allreduce (coll/tuned); algorithm bandwidth = bytes / time, and its ratio to memcpy's;
-// - a late peer: rank 1 computes 50 ms before joining; how long rank 1 then spends in the call
-//   (the cost of the waiting rank's back-off) and how much CPU rank 0 burned while waiting.
+// - a late peer: rank 1 computes 50 ms (WAVEMIX_BENCH_LATE_MS) before joining; how long rank 1
+//   then spends in the call (the cost of the waiting rank's back-off) and how much CPU rank 0
+//   burned while waiting.
 import CMPI
 import Comm
 import Foundation
@@ -52,13 +53,14 @@ final class BenchWorkerTests: XCTestCase {
         }
 
         guard comm.size > 1 else { return }
-        report("late peer: rank 1 computes 50 ms, then joins; rank 1's time in the call | rank 0's CPU time while it waited")
+        let late = Double(Worker.environmentInt("WAVEMIX_BENCH_LATE_MS") ?? 50) / 1000
+        report("late peer: rank 1 computes \(Int(late * 1000)) ms, then joins; rank 1's time in the call | rank 0's CPU time while it waited")
         for bytes in [256 << 10, 4 << 20, 32 << 20] {
             let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: bytes / 4)
             defer { buffer.deallocate() }
             buffer.initialize(repeating: 1)
-            let comm1 = try latePeer(comm) { try comm.allreduceSum(buffer) }
-            let raw1 = try latePeer(comm) {
+            let comm1 = try latePeer(comm, late: late) { try comm.allreduceSum(buffer) }
+            let raw1 = try latePeer(comm, late: late) {
                 _ = MPI_Allreduce(cmpi_in_place(), buffer.baseAddress, Int32(bytes / 4), cmpi_float(), cmpi_sum(), cmpi_comm_world())
             }
             report(formatSize(bytes) + String(format: "Comm: %7.3f ms | %5.1f ms CPU    MPI_Allreduce: %7.3f ms | %5.1f ms CPU",
@@ -83,13 +85,13 @@ final class BenchWorkerTests: XCTestCase {
         return alone && comm.rank != 0 ? 0 : samples.sorted()[samples.count / 2]
     }
 
-    /// Rank 1 spins 50 ms before `body`; medians over 10 runs, gathered to rank 0.
-    private func latePeer(_ comm: Communicator, _ body: () throws -> Void) throws -> (lateCall: Double, waiterCPU: Double) {
+    /// Rank 1 spins `late` seconds before `body`; medians over 10 runs, gathered to rank 0.
+    private func latePeer(_ comm: Communicator, late: Double, _ body: () throws -> Void) throws -> (lateCall: Double, waiterCPU: Double) {
         var call = [Double](), cpu = [Double]()
         for _ in 0..<10 {
             try comm.barrier()
             if comm.rank == 1 {
-                let until = monotonic() + 0.05
+                let until = monotonic() + late
                 while monotonic() < until {}
             }
             let (start, startCPU) = (monotonic(), threadCPU())

@@ -10,6 +10,7 @@ final class MultiRankTests: XCTestCase {
         let result = try Subprocess.run(Subprocess.launcher, ["-n", "2", "--timeout", "60", "--", Subprocess.testBinary, "CommTests.MPIWorkerTests"],
                                         environment: Subprocess.workerEnvironment(["WAVEMIX_EXPECT_SIZE": "2"]))
         assertWorkersPassed(result, suite: "MPIWorkerTests", ranks: 2)
+        assertIdentityLines(result, ranks: 2)
     }
 
     func testWorkersOnFourRanksOversubscribedWithOpenMPIDefaults() throws {
@@ -17,6 +18,7 @@ final class MultiRankTests: XCTestCase {
         let result = try Subprocess.run(mpirun, ["--timeout", "60", "-np", "4", "--oversubscribe", Subprocess.testBinary, "CommTests.MPIWorkerTests"],
                                         environment: Subprocess.workerEnvironment(["WAVEMIX_EXPECT_SIZE": "4"]))
         assertWorkersPassed(result, suite: "MPIWorkerTests", ranks: 4)
+        assertIdentityLines(result, ranks: 4)
     }
 
     func testWorkersAsSingletonWithoutMPIRun() throws {
@@ -24,6 +26,7 @@ final class MultiRankTests: XCTestCase {
         let result = try Subprocess.run(Subprocess.testBinary, ["CommTests.MPIWorkerTests"],
                                         environment: Subprocess.workerEnvironment(["WAVEMIX_EXPECT_SIZE": "1"]), deadline: 60)
         assertWorkersPassed(result, suite: "MPIWorkerTests", ranks: 1)
+        assertIdentityLines(result, ranks: 1)
     }
 
     func testLifecycleAsSingletonAndOnTwoRanks() throws {
@@ -45,4 +48,12 @@ func assertWorkersPassed(_ result: ChildResult, suite: String, ranks: Int, file:
     XCTAssertEqual(result.output.occurrences(of: "' skipped"), 0, "worker tests must run, not skip: \(context)", file: file, line: line)
     XCTAssertEqual(result.output.occurrences(of: " with 0 failures"), 2 * ranks, context, file: file, line: line)
     print("\(suite) on \(ranks) rank(s): \(String(format: "%.2f", result.seconds)) s")
+}
+
+/// testIdentity printed (with Console.out) one line per rank, each rank on this one host.
+func assertIdentityLines(_ result: ChildResult, ranks: Int, file: StaticString = #filePath, line: UInt = #line) {
+    for rank in 0..<ranks {
+        XCTAssertEqual(result.output.occurrences(of: "comm-identity rank \(rank) of \(ranks), local \(rank) of \(ranks), host "), 1,
+                       result.output.suffix(6000).description, file: file, line: line)
+    }
 }
