@@ -1,11 +1,23 @@
-// nn.ConvTranspose2d (WaveMix uses k4 s2 p1, doubling the resolution), NHWC: one GEMM of the input
-// pixels against the weight permuted from PyTorch's [cin, cout, k, k] to [cin, k, k, cout], then
-// col2im scatters each pixel's k*k*cout contributions into the output. Geometry: image = output
-// (height = (h-1)*stride - 2*pad + k), grid = input.
+// nn.ConvTranspose2d(k4, s2, p1), the transposed convolution WaveMix uses to double the
+// resolution, NHWC. PyTorch's weight is [cin, cout, 4, 4]; geometry: image = output
+// (2h x 2w x cout), grid = input (h x w).
+// Forward: four sub-pixel convolutions. Output pixel (2m + py, 2l + px) sums a 2x2 neighbourhood of
+// input pixels through the 2x2 slice of the kernel that belongs to its parity class (py, px). Per
+// class: gather the 2x2 patches (4*cin per input pixel), one GEMM against the class's weights
+// [4*cin, cout], copy the rows to their output pixels: every output is written once, with no
+// scatter-add of overlapping 4x4 patches.
+// Backward: im2col of the output gradient with the full 4x4 kernel, then one GEMM each for dx and dW.
+
+/// The two contributions to an output of parity p (0 even, 1 odd), along one axis: input offset
+/// and kernel tap. Output 2m lies under input m (tap 1) and m-1 (tap 3); output 2m+1 under input
+/// m+1 (tap 0) and m (tap 2).
+private let subPixelOffset = [[0, -1], [1, 0]]
+private let subPixelTap = [[1, 3], [0, 2]]
 
 public func convTranspose2dScratchCount(_ g: PatchGeometry, cin: Int) -> Int {
-    let chunk = chunkRows(total: g.rows, rowFloats: g.patchSize)
-    return 2 * cin * g.patchSize + chunk * g.patchSize
+    let backward = 2 * cin * g.patchSize + chunkRows(total: g.rows, rowFloats: g.patchSize) * g.patchSize
+    let forward = 16 * cin * g.channels + chunkRows(total: g.rows, rowFloats: 4 * cin) * (4 * cin + g.channels)
+    return max(backward, forward)
 }
 
 /// PyTorch [cin, cout, k*k] -> [cin, k*k, cout].
@@ -23,24 +35,54 @@ public func convTranspose2dForward(
     weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
 ) {
-    let patch = g.patchSize, taps = g.kernel * g.kernel, cout = g.channels
-    let wp = scratch, cols = scratch + 2 * cin * patch
-    permuteTransposedWeight(weight, cin: cin, cout: cout, taps: taps, into: wp)
-    let outRows = g.batch * g.height * g.width
-    if let bias {
-        Parallel.forRange(outRows, minPerThread: max(1, 65_536 / cout)) { lo, hi in
-            for r in lo..<hi { (y + r * cout).update(from: bias, count: cout) }
-        }
-    } else {
-        y.update(repeating: 0, count: outRows * cout)
-    }
-    let chunk = chunkRows(total: g.rows, rowFloats: patch)
+    precondition(g.kernel == 4 && g.stride == 2 && g.pad == 1 && g.height == 2 * g.gridHeight && g.width == 2 * g.gridWidth,
+                 "convTranspose2dForward implements kernel 4, stride 2, padding 1")
+    let cout = g.channels, h = g.gridHeight, w = g.gridWidth, k4 = 4 * cin
+    // Class weights: classWeights[c] is [4*cin, cout], rows ordered (tap row, tap column, ci).
+    let classWeights = scratch
+    for py in 0..<2 { for px in 0..<2 {
+        let wc = classWeights + (py * 2 + px) * k4 * cout
+        for a in 0..<2 { for b in 0..<2 {
+            let tap = subPixelTap[py][a] * 4 + subPixelTap[px][b]
+            for ci in 0..<cin { for co in 0..<cout {
+                wc[((a * 2 + b) * cin + ci) * cout + co] = weight[(ci * cout + co) * 16 + tap]
+            } }
+        } }
+    } }
+    let chunk = chunkRows(total: g.rows, rowFloats: k4)
+    let cols = scratch + 16 * cin * cout, product = cols + chunk * k4
+    let out = UnsafeSendable(y)
     var q0 = 0
     while q0 < g.rows {
         let q1 = min(g.rows, q0 + chunk)
-        gemm(transA: false, transB: false, m: q1 - q0, n: patch, k: cin,
-             a: x + q0 * cin, lda: cin, b: wp, ldb: patch, beta: 0, c: cols, ldc: patch)
-        col2im(cols, g, rows: q0, q1, into: y)
+        for py in 0..<2 { for px in 0..<2 {
+            let dy = subPixelOffset[py], dx = subPixelOffset[px]
+            let offsets = [(dy[0], dx[0]), (dy[0], dx[1]), (dy[1], dx[0]), (dy[1], dx[1])]
+            // Gather the class's 2x2 input patches.
+            Parallel.forRange(q1 - q0, minPerThread: max(1, 32_768 / k4)) { lo, hi in
+                for q in (q0 + lo)..<(q0 + hi) {
+                    let l = q % w, m = (q / w) % h, n = q / (w * h)
+                    let row = cols + (q - q0) * k4
+                    for (t, (dm, dl)) in offsets.enumerated() {
+                        let iy = m + dm, ix = l + dl
+                        if iy < 0 || iy >= h || ix < 0 || ix >= w { (row + t * cin).update(repeating: 0, count: cin) }
+                        else { (row + t * cin).update(from: x + ((n * h + iy) * w + ix) * cin, count: cin) }
+                    }
+                }
+            }
+            gemm(transA: false, transB: false, m: q1 - q0, n: cout, k: k4, a: cols, lda: k4,
+                 b: classWeights + (py * 2 + px) * k4 * cout, ldb: cout, beta: 0, c: product, ldc: cout)
+            // Each row is one output pixel of this class: copy it there, adding the bias.
+            Parallel.forRange(q1 - q0, minPerThread: max(1, 32_768 / cout)) { lo, hi in
+                for q in (q0 + lo)..<(q0 + hi) {
+                    let l = q % w, m = (q / w) % h, n = q / (w * h)
+                    let src = product + (q - q0) * cout
+                    let dst = out.value + ((n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px) * cout
+                    if let bias { for co in 0..<cout { dst[co] = src[co] + bias[co] } }
+                    else { dst.update(from: src, count: cout) }
+                }
+            }
+        } }
         q0 = q1
     }
 }
