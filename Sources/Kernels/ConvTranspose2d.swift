@@ -16,7 +16,7 @@ private let subPixelTap = [[1, 3], [0, 2]]
 
 public func convTranspose2dScratchCount(_ g: PatchGeometry, cin: Int) -> Int {
     let backward = 2 * cin * g.patchSize + chunkRows(total: g.rows, rowFloats: g.patchSize) * g.patchSize
-    let forward = 16 * cin * g.channels + chunkRows(total: g.rows, rowFloats: 4 * cin) * (4 * cin + g.channels)
+    let forward = 16 * cin * g.channels + chunkRows(total: g.rows, rowFloats: 4 * cin, budget: 1 << 22) * (4 * cin + g.channels)
     return max(backward, forward)
 }
 
@@ -49,7 +49,7 @@ public func convTranspose2dForward(
             } }
         } }
     } }
-    let chunk = chunkRows(total: g.rows, rowFloats: k4)
+    let chunk = chunkRows(total: g.rows, rowFloats: k4, budget: 1 << 22)
     let cols = scratch + 16 * cin * cout, product = cols + chunk * k4
     let out = UnsafeSendable(y)
     var q0 = 0

@@ -12,6 +12,8 @@ public struct BenchmarkResult: Sendable {
     public var stepSeconds: [Double]
     /// Per-kind time of the timed training steps (when profiled), summed over those steps.
     public var profile: [String: LayerProfile.Entry]
+    /// The same for the timed eval-mode forward passes.
+    public var forwardProfile: [String: LayerProfile.Entry]
     public var profiledSteps: Int
 }
 
@@ -47,6 +49,7 @@ public enum Benchmark {
             profiled = model.profile
             model.profile = nil
             for _ in 0..<warmup { model.forward(input: x.baseAddress!, batch: batch, training: false) }
+            if profile { model.profile = LayerProfile() }
             let start = DispatchTime.now().uptimeNanoseconds
             for _ in 0..<steps { model.forward(input: x.baseAddress!, batch: batch, training: false) }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -56,7 +59,8 @@ public enum Benchmark {
         let median = times.sorted()[times.count / 2]
         return BenchmarkResult(trainImagesPerSecond: Double(batch) / median, forwardImagesPerSecond: Double(batch) / forwardSeconds,
                                peakResidentBytes: peakResidentBytes(), parameterCount: model.parameterCount, stepSeconds: times,
-                               profile: profiled?.entries ?? [:], profiledSteps: steps)
+                               profile: profiled?.entries ?? [:], forwardProfile: model.profile?.entries ?? [:],
+                               profiledSteps: steps)
     }
 
     /// ru_maxrss: the largest resident set this process has had (Linux reports KiB).

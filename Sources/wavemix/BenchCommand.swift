@@ -58,17 +58,22 @@ struct Bench: ParsableCommand {
             print(String(format: "train    %8.1f images/s", result.trainImagesPerSecond))
             print(String(format: "forward  %8.1f images/s", result.forwardImagesPerSecond))
             print(String(format: "peak RSS %8.1f MiB", Double(result.peakResidentBytes) / 1_048_576))
-            if profile { printProfile(result) }
+            if profile {
+                print("\ntraining step")
+                printProfile(result.profile, steps: result.profiledSteps)
+                print("\neval-mode forward")
+                printProfile(result.forwardProfile, steps: result.profiledSteps)
+            }
         }
     }
 }
 
 /// One line per layer kind: ms per step, share of the profiled time, GFLOP/s where it is a GEMM.
-func printProfile(_ result: BenchmarkResult) {
-    let steps = Double(result.profiledSteps)
-    let total = result.profile.values.map(\.seconds).reduce(0, +)
-    print("\nlayer kind                     ms/step   share   GFLOP/s   calls/step")
-    for (name, e) in result.profile.sorted(by: { $0.value.seconds > $1.value.seconds }) {
+func printProfile(_ profile: [String: LayerProfile.Entry], steps count: Int) {
+    let steps = Double(count)
+    let total = profile.values.map(\.seconds).reduce(0, +)
+    print("layer kind                     ms/step   share   GFLOP/s   calls/step")
+    for (name, e) in profile.sorted(by: { $0.value.seconds > $1.value.seconds }) {
         let gflops = e.flops > 0 ? String(format: "%9.1f", e.flops / e.seconds / 1e9) : "         "
         print(name.padding(toLength: 28, withPad: " ", startingAt: 0)
               + String(format: " %9.2f  %5.1f%%  %@  %6d", e.seconds / steps * 1e3, 100 * e.seconds / total, gflops,
