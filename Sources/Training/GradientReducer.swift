@@ -1,5 +1,5 @@
 // Data-parallel gradient averaging. The flat gradient buffer is cut into buckets of a few MiB at
-// parameter boundaries; backward finishes gradients from the end of the buffer towards the start,
+// parameter boundaries (see init); backward finishes gradients from the end of the buffer towards the start,
 // so as soon as the model reports that everything above an offset is final, the buckets above it
 // start their MPI_Iallreduce, and every report also calls MPI_Test on the buckets in flight (Open
 // MPI makes no progress on its own). `finish` waits for the rest and divides by the world size.
@@ -26,14 +26,21 @@ final class GradientReducer {
         gradients = model.gradients
         received = .allocate(capacity: model.parameterCount)
         received.initialize(repeating: 0)
+        // Cut at parameter boundaries from the stem on: the first bucket is small (up to 1 MiB)
+        // because it becomes final last and its all-reduce cannot hide behind backward; the
+        // others hold about `bucketBytes`.
         let bucketFloats = max(1, bucketBytes / MemoryLayout<Float>.size)
-        var ranges: [Range<Int>] = []
-        var end = model.parameterCount
-        for entry in model.parameterTable.entries.reversed() where end - entry.offset >= bucketFloats || entry.offset == 0 {
-            ranges.append(entry.offset..<end)
-            end = entry.offset
+        var cuts: [Int] = []
+        var start = 0
+        for entry in model.parameterTable.entries {
+            let end = entry.offset + entry.count
+            if end - start >= (cuts.isEmpty ? min(bucketFloats, 1 << 18) : bucketFloats) {
+                cuts.append(end)
+                start = end
+            }
         }
-        buckets = ranges
+        if start < model.parameterCount { cuts.append(model.parameterCount) }
+        buckets = zip([0] + cuts.dropLast(), cuts).map { $0..<$1 }.reversed()
     }
 
     deinit { received.deallocate() }

@@ -1,6 +1,7 @@
 // `wavemix bench`: training and inference images/s and peak memory for one configuration; with
 // --data, the data loader's images/s instead (DataBenchCommand.swift).
 import ArgumentParser
+import Comm
 import Foundation
 import Training
 import WaveMix
@@ -9,9 +10,11 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure training and inference throughput and peak memory on synthetic data.",
         discussion: """
-            Prints images/s of full training steps (forward, backward, AdamW) and of eval-mode forward passes. With --data,
-            measures the data pipeline instead: index building, then images/s of decode + crop + flip + normalise through
-            the prefetching loader with --threads decoding threads.
+            Prints images/s of full training steps (forward, backward, AdamW) and of eval-mode forward passes. Under \
+            mpirun (scripts/wavemix-mpirun -n N wavemix bench ...) every rank trains its own --batch-size and the \
+            gradients go through the bucketed all-reduce: the numbers are the whole job's, with the share of step time \
+            spent waiting for all-reduces. With --data, measures the data pipeline instead: index building, then \
+            images/s of decode + crop + flip + normalise through the prefetching loader with --threads decoding threads.
             """)
 
     @OptionGroup var model: ModelOptions
@@ -23,6 +26,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Untimed steps first.") var warmup = 2
     @Flag(help: "Print one JSON object instead of text.") var json = false
     @Flag(help: "Time every kind of layer (forward and backward apart) and print a table with GFLOP/s.") var profile = false
+    @Option(help: "Gradient all-reduce bucket size in MiB (under mpirun).") var bucketMib = 4.0
     @OptionGroup(title: "Data loader (--data)") var dataBench: DataBenchOptions
 
     func validate() throws {
@@ -32,32 +36,39 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        let threads = runtime.threads ?? ComputeThreads.defaultCount()
         if dataBench.data != nil {
-            try dataBench.run(imageSize: imageSize, batchSize: batchSize, threads: threads, json: json)
+            try dataBench.run(imageSize: imageSize, batchSize: batchSize, threads: runtime.threads ?? ComputeThreads.defaultCount(),
+                              json: json)
             return
         }
+        let comm = try Communicator.initialize()
+        defer { comm.finalize() }
+        let threads = runtime.threads ?? ComputeThreads.defaultCount(ranksOnHost: comm.localSize)
         let imageSize = imageSize ?? 28
         ComputeThreads.configure(threads)
         let config = model.config(defaultPreset: "lite-64-4", numClasses: 10, inChans: inChans)
-        let result: BenchmarkResult
-        do {
-            result = try Benchmark.run(config: config, height: imageSize, width: imageSize, batch: batchSize, steps: steps, warmup: warmup, profile: profile)
-        } catch {
-            throw ValidationError(error.description)
-        }
+        do { try config.validate(height: imageSize, width: imageSize) } catch { throw ValidationError(error.description) }
+        let result = try Benchmark.run(config: config, height: imageSize, width: imageSize, batch: batchSize, steps: steps,
+                                       warmup: warmup, profile: profile, comm: comm, bucketMiB: bucketMib)
+        guard comm.rank == 0 else { return }
         if json {
             let object: [String: Any] = [
                 "train_images_per_second": result.trainImagesPerSecond, "forward_images_per_second": result.forwardImagesPerSecond,
                 "peak_rss_bytes": result.peakResidentBytes, "parameters": result.parameterCount, "threads": threads,
-                "batch_size": batchSize, "image_size": imageSize,
+                "batch_size": batchSize, "image_size": imageSize, "ranks": comm.size, "step_seconds": result.stepSeconds,
+                "allreduce_wait_share": result.allreduceWaitShare,
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
         } else {
-            print(String(format: "parameters %d, batch %d, %dx%d, %d thread(s)", result.parameterCount, batchSize, imageSize, imageSize, threads))
+            print(String(format: "parameters %d, batch %d per rank, %dx%d, %d rank(s) x %d thread(s)", result.parameterCount, batchSize,
+                         imageSize, imageSize, comm.size, threads))
             print(String(format: "train    %8.1f images/s", result.trainImagesPerSecond))
             print(String(format: "forward  %8.1f images/s", result.forwardImagesPerSecond))
-            print(String(format: "peak RSS %8.1f MiB", Double(result.peakResidentBytes) / 1_048_576))
+            print(String(format: "peak RSS %8.1f MiB (rank 0)", Double(result.peakResidentBytes) / 1_048_576))
+            if comm.size > 1 {
+                print(String(format: "all-reduce wait %.2f%% of step time (median step %.1f ms)", 100 * result.allreduceWaitShare,
+                             1e3 * result.stepSeconds))
+            }
             if profile {
                 print("\ntraining step")
                 printProfile(result.profile, steps: result.profiledSteps)
