@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Data", "Kernels"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "WaveMix", "Data", "Checkpoint"]),
-        .testTarget(name: "CommTests", dependencies: ["Comm"]),
+        .testTarget(name: "CommTests", dependencies: ["Comm", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["wavemix", "TestSupport", "Checkpoint"]),
     ]
 )

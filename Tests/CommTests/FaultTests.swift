@@ -3,15 +3,16 @@
 // status 7; abort(code: 5, …) ends it with status 5 and the rank's message. All well before
 // mpirun's own --timeout 60. The measured times are printed.
 import Foundation
+import TestSupport
 import XCTest
 
 final class FaultTests: XCTestCase {
     func testTimeoutAbortsTheJobWithOneDiagnostic() throws {
-        let mpirun = try Subprocess.mpirun()
+        let mpirun = try Programs.mpirun()
         let timeout = 2.0
-        let result = try Subprocess.run(mpirun, ["--timeout", "60", "-np", "2", "--bind-to", "none",
-                                                 Subprocess.testBinary, "CommTests.FaultWorkerTests/testRankOneHangsBeforeAllreduce"],
-                                        environment: Subprocess.workerEnvironment(["WAVEMIX_TEST_COMM_TIMEOUT": "2"]))
+        let result = try Programs.run(mpirun, ["--timeout", "60", "-np", "2", "--bind-to", "none",
+                                                 Programs.testBinary, "CommTests.FaultWorkerTests/testRankOneHangsBeforeAllreduce"],
+                                        environment: Programs.workerEnvironment(["WAVEMIX_TEST_COMM_TIMEOUT": "2"]))
         let context = "exit status \(result.status) after \(result.seconds) s; output:\n\(result.output.suffix(6000))"
         XCTAssertEqual(result.status, 3, context)
         let diagnostic = ": allreduce of 4 MiB waited 2.0 s (--comm-timeout 2); another rank has stopped or hung; aborting the job"
@@ -24,10 +25,10 @@ final class FaultTests: XCTestCase {
     }
 
     func testExitingRankEndsTheJob() throws {
-        let mpirun = try Subprocess.mpirun()
-        let result = try Subprocess.run(mpirun, ["--timeout", "60", "-np", "2", "--bind-to", "none",
-                                                 Subprocess.testBinary, "CommTests.FaultWorkerTests/testRankOneExitsDuringAllreduce"],
-                                        environment: Subprocess.workerEnvironment())
+        let mpirun = try Programs.mpirun()
+        let result = try Programs.run(mpirun, ["--timeout", "60", "-np", "2", "--bind-to", "none",
+                                                 Programs.testBinary, "CommTests.FaultWorkerTests/testRankOneExitsDuringAllreduce"],
+                                        environment: Programs.workerEnvironment())
         let context = "exit status \(result.status) after \(result.seconds) s; output:\n\(result.output.suffix(6000))"
         XCTAssertEqual(result.status, 7, context)
         XCTAssertFalse(result.output.contains("should have been ended"), context)
@@ -36,10 +37,10 @@ final class FaultTests: XCTestCase {
     }
 
     func testAbortEndsTheJobWithItsCodeAndMessage() throws {
-        let mpirun = try Subprocess.mpirun()
-        let result = try Subprocess.run(mpirun, ["--timeout", "60", "-np", "2", "--bind-to", "none",
-                                                 Subprocess.testBinary, "CommTests.FaultWorkerTests/testRankOneAborts"],
-                                        environment: Subprocess.workerEnvironment())
+        let mpirun = try Programs.mpirun()
+        let result = try Programs.run(mpirun, ["--timeout", "60", "-np", "2", "--bind-to", "none",
+                                                 Programs.testBinary, "CommTests.FaultWorkerTests/testRankOneAborts"],
+                                        environment: Programs.workerEnvironment())
         let context = "exit status \(result.status) after \(result.seconds) s; output:\n\(result.output.suffix(6000))"
         XCTAssertEqual(result.status, 5, context)
         XCTAssertEqual(result.output.occurrences(of: "rank 1: stopping the job on purpose"), 1, context)

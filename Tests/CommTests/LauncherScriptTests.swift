@@ -2,15 +2,16 @@
 // finds in its environment (threads, OpenBLAS core type), mpirun options after the launcher's own,
 // a hostfile, the exit status of a failing program, and usage errors.
 import Foundation
+import TestSupport
 import XCTest
 
 final class LauncherScriptTests: XCTestCase {
     private func launch(_ arguments: [String], environment: [String: String] = [:]) throws -> ChildResult {
-        try Subprocess.run(Subprocess.launcher, arguments, environment: Subprocess.workerEnvironment(environment), deadline: 60)
+        try Programs.run(Programs.launcher, arguments, environment: Programs.workerEnvironment(environment), deadline: 60)
     }
 
     private var cores: Int {
-        get throws { Int(try Subprocess.run("/usr/bin/env", ["nproc"], environment: [:]).output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 1 }
+        get throws { Int(try Programs.run("/usr/bin/env", ["nproc"], environment: [:], deadline: 120).output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 1 }
     }
 
     private var hasAVX512: Bool { ((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "").contains(" avx512f") }
@@ -47,7 +48,7 @@ final class LauncherScriptTests: XCTestCase {
     }
 
     func testEveryRankGetsItsThreadsAndCoreType() throws {
-        _ = try Subprocess.mpirun()
+        _ = try Programs.mpirun()
         let report = #"echo "rank=$OMPI_COMM_WORLD_RANK threads=$WAVEMIX_THREADS omp=$OMP_NUM_THREADS blas=$OPENBLAS_NUM_THREADS core=${OPENBLAS_CORETYPE:-unset}""#
         let core = hasAVX512 ? "SkylakeX" : "unset"
 
@@ -68,7 +69,7 @@ final class LauncherScriptTests: XCTestCase {
     }
 
     func testHostfileSetsTheSlotsWithoutOversubscribing() throws {
-        _ = try Subprocess.mpirun()
+        _ = try Programs.mpirun()
         let hostfile = FileManager.default.temporaryDirectory.appendingPathComponent("wavemix-hostfile-\(getpid())")
         try "localhost slots=4\n".write(to: hostfile, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: hostfile) }
@@ -90,7 +91,7 @@ final class LauncherScriptTests: XCTestCase {
     }
 
     func testFailingProgramGivesNonZeroStatus() throws {
-        _ = try Subprocess.mpirun()
+        _ = try Programs.mpirun()
         let result = try launch(["-n", "2", "--timeout", "60", "--", "/bin/sh", "-c", "exit $((OMPI_COMM_WORLD_RANK * 5))"])
         XCTAssertEqual(result.status, 5, result.output)
     }

@@ -2,40 +2,41 @@
 // launcher script, mpirun -np 4 --oversubscribe with Open MPI defaults) and as a singleton
 // without mpirun, and check that every rank ran every worker test and passed.
 import Foundation
+import TestSupport
 import XCTest
 
 final class MultiRankTests: XCTestCase {
     func testWorkersOnTwoRanksThroughTheLauncher() throws {
-        _ = try Subprocess.mpirun()
-        let result = try Subprocess.run(Subprocess.launcher, ["-n", "2", "--timeout", "60", "--", Subprocess.testBinary, "CommTests.MPIWorkerTests"],
-                                        environment: Subprocess.workerEnvironment(["WAVEMIX_EXPECT_SIZE": "2"]))
+        _ = try Programs.mpirun()
+        let result = try Programs.run(Programs.launcher, ["-n", "2", "--timeout", "60", "--", Programs.testBinary, "CommTests.MPIWorkerTests"],
+                                        environment: Programs.workerEnvironment(["WAVEMIX_EXPECT_SIZE": "2"]))
         assertWorkersPassed(result, suite: "MPIWorkerTests", ranks: 2)
         assertIdentityLines(result, ranks: 2)
     }
 
     func testWorkersOnFourRanksOversubscribedWithOpenMPIDefaults() throws {
-        let mpirun = try Subprocess.mpirun()
-        let result = try Subprocess.run(mpirun, ["--timeout", "60", "-np", "4", "--oversubscribe", Subprocess.testBinary, "CommTests.MPIWorkerTests"],
-                                        environment: Subprocess.workerEnvironment(["WAVEMIX_EXPECT_SIZE": "4"]))
+        let mpirun = try Programs.mpirun()
+        let result = try Programs.run(mpirun, ["--timeout", "60", "-np", "4", "--oversubscribe", Programs.testBinary, "CommTests.MPIWorkerTests"],
+                                        environment: Programs.workerEnvironment(["WAVEMIX_EXPECT_SIZE": "4"]))
         assertWorkersPassed(result, suite: "MPIWorkerTests", ranks: 4)
         assertIdentityLines(result, ranks: 4)
     }
 
     func testWorkersAsSingletonWithoutMPIRun() throws {
-        _ = try Subprocess.mpirun() // the singleton still needs Open MPI's runtime installed
-        let result = try Subprocess.run(Subprocess.testBinary, ["CommTests.MPIWorkerTests"],
-                                        environment: Subprocess.workerEnvironment(["WAVEMIX_EXPECT_SIZE": "1"]), deadline: 60)
+        _ = try Programs.mpirun() // the singleton still needs Open MPI's runtime installed
+        let result = try Programs.run(Programs.testBinary, ["CommTests.MPIWorkerTests"],
+                                        environment: Programs.workerEnvironment(["WAVEMIX_EXPECT_SIZE": "1"]), deadline: 60)
         assertWorkersPassed(result, suite: "MPIWorkerTests", ranks: 1)
         assertIdentityLines(result, ranks: 1)
     }
 
     func testLifecycleAsSingletonAndOnTwoRanks() throws {
-        let mpirun = try Subprocess.mpirun()
-        let alone = try Subprocess.run(Subprocess.testBinary, ["CommTests.LifecycleWorkerTests"],
-                                       environment: Subprocess.workerEnvironment(), deadline: 60)
+        let mpirun = try Programs.mpirun()
+        let alone = try Programs.run(Programs.testBinary, ["CommTests.LifecycleWorkerTests"],
+                                       environment: Programs.workerEnvironment(), deadline: 60)
         assertWorkersPassed(alone, suite: "LifecycleWorkerTests", ranks: 1)
-        let two = try Subprocess.run(mpirun, ["--timeout", "60", "-np", "2", "--bind-to", "none", Subprocess.testBinary, "CommTests.LifecycleWorkerTests"],
-                                     environment: Subprocess.workerEnvironment())
+        let two = try Programs.run(mpirun, ["--timeout", "60", "-np", "2", "--bind-to", "none", Programs.testBinary, "CommTests.LifecycleWorkerTests"],
+                                     environment: Programs.workerEnvironment())
         assertWorkersPassed(two, suite: "LifecycleWorkerTests", ranks: 2)
     }
 }

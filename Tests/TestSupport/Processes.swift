@@ -8,6 +8,8 @@ public struct ChildResult: Sendable {
     public let stdout: String
     public let stderr: String
     public let seconds: Double
+    /// When the child had exited.
+    public let end: Date
     /// stdout and stderr, for assertion messages.
     public var output: String { stdout + stderr }
 }
@@ -17,11 +19,14 @@ public enum Programs {
     public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
-    /// The directory of this test binary, where SwiftPM also puts the `wavemix` executable.
-    public static var buildDirectory: URL {
-        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        return URL(fileURLWithPath: me).deletingLastPathComponent()
+    /// This XCTest binary (its runner takes a test filter as argument, so tests can run parts of
+    /// themselves as child processes, e.g. one per MPI rank).
+    public static var testBinary: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
+
+    /// The directory of this test binary, where SwiftPM also puts the `wavemix` executable.
+    public static var buildDirectory: URL { URL(fileURLWithPath: testBinary).deletingLastPathComponent() }
 
     /// The wavemix executable built with these tests.
     public static func wavemix() throws -> String {
@@ -94,7 +99,7 @@ public enum Programs {
         process.waitUntilExit()
         watchdog.cancel()
         return ChildResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                           stderr: String(decoding: errData.data, as: UTF8.self), seconds: Date().timeIntervalSince(start))
+                           stderr: String(decoding: errData.data, as: UTF8.self), seconds: Date().timeIntervalSince(start), end: Date())
     }
 }
 
