@@ -88,7 +88,7 @@ public final class WaveMixModel {
             blockForward(block, n, training, dropout, ws)
         }
         let c = config.finalDim
-        timed("fwd pool + head") {
+        timed("fwd pool + head", floats: n * geo.blockHeight * geo.blockWidth * c) {
             globalAveragePoolForward(x: ws.stream[config.depth], batch: n, pixels: geo.blockHeight * geo.blockWidth,
                                      channels: c, y: ws.pooled)
             denseForward(x: ws.pooled, ldx: c, rows: n, cin: c, weight: p(arch.head.weight), bias: p(arch.head.bias),
@@ -102,14 +102,17 @@ public final class WaveMixModel {
         for (i, conv) in arch.stem.convs.enumerated() {
             let out = ws.stemOutputs[i]
             let g = stemGeometry(i, n)
-            timed("fwd stem conv\(conv.kernel)x\(conv.kernel)", flops: 2.0 * Double(g.rows * g.patchSize * conv.cout)) {
+            timed("fwd stem conv\(conv.kernel)x\(conv.kernel)", flops: 2.0 * Double(g.rows * g.patchSize * conv.cout),
+                  floats: n * g.height * g.width * conv.cin + g.patchSize * conv.cout + g.rows * conv.cout) {
                 conv2dForward(x: x, g, weight: p(conv.weight), bias: p(conv.bias), cout: conv.cout, y: out, scratch: ws.convScratch)
             }
             x = UnsafePointer(out)
         }
         if let norm = arch.stem.norm {
             let pixels = n * geo.blockHeight * geo.blockWidth
-            timed("fwd gelu") { geluForward(x: x, mask: nil, y: ws.stemActivated!, count: pixels * norm.channels) }
+            timed("fwd gelu", floats: 2 * pixels * norm.channels) {
+                geluForward(x: x, mask: nil, y: ws.stemActivated!, count: pixels * norm.channels)
+            }
             batchNorm(norm, x: ws.stemActivated!, ldx: norm.channels, rows: pixels, training: training,
                       statistics: ws.stemStatistics!, residual: nil, ldr: 0, y: ws.stream[0], ldy: norm.channels, ws)
         }
@@ -125,7 +128,7 @@ public final class WaveMixModel {
         for k in 1...levels {
             let (h, w) = geo.levelSize(k - 1)
             let source = k == 1 ? acts.reduced : acts.levels[k - 2]
-            timed("fwd dwt") {
+            timed("fwd dwt", floats: 2 * n * h * w * c4) {
                 haarForward(x: source, ldx: k == 1 ? c4 : levelWidth(k - 1), batch: n, height: h, width: w, channels: c4,
                             y: acts.levels[k - 1], ldy: levelWidth(k))
             }
@@ -139,15 +142,18 @@ public final class WaveMixModel {
             dense("expand", ff.expand, x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows, y: acts.expanded[k - 1], ldy: m)
             var mask: UnsafeMutablePointer<Float>? = nil
             if training, config.dropout > 0, let buffer = acts.masks[k - 1] {
-                timed("fwd dropout mask") {
+                timed("fwd dropout mask", floats: rows * m) {
                     fillDropoutMask(ff, layer: block.index * 4 + k - 1, batch: n, perSample: h * w * m, source: dropout, into: buffer)
                 }
                 mask = buffer
             }
-            timed("fwd gelu") { geluForward(x: acts.expanded[k - 1], mask: mask, y: acts.activated[k - 1], count: rows * m) }
+            timed("fwd gelu", floats: (mask == nil ? 2 : 3) * rows * m) {
+                geluForward(x: acts.expanded[k - 1], mask: mask, y: acts.activated[k - 1], count: rows * m)
+            }
             dense("project", ff.project, x: acts.activated[k - 1], ldx: m, rows: rows, y: acts.projected[k - 1], ldy: ff.project.cout)
             let ug = upsampleGeometry(k, n, ff)
-            timed("fwd convT", flops: 2.0 * Double(ug.rows * ug.patchSize * ff.upsample.cin)) {
+            timed("fwd convT", flops: 2.0 * Double(ug.rows * ug.patchSize * ff.upsample.cin),
+                  floats: ug.rows * ff.upsample.cin + ug.patchSize * ff.upsample.cin + ug.batch * ug.height * ug.width * ug.channels) {
                 convTranspose2dForward(x: acts.projected[k - 1], cin: ff.upsample.cin, ug,
                                        weight: p(ff.upsample.weight), bias: p(ff.upsample.bias),
                                        y: acts.upsampled[k - 1], scratch: ws.convScratch)
@@ -166,7 +172,7 @@ public final class WaveMixModel {
         let c = norm.channels
         let mean = statistics, invStd = statistics + c
         let runningMean = buffers.baseAddress! + norm.runningMean, runningVar = buffers.baseAddress! + norm.runningVar
-        timed(training ? "fwd batchnorm" : "fwd batchnorm (eval)") {
+        timed(training ? "fwd batchnorm" : "fwd batchnorm (eval)", floats: (training ? 3 : 2) * rows * c + (residual == nil ? 0 : rows * c)) {
         if training {
             ws.sums.update(repeating: 0, count: 2 * c + 1)
             batchNormForwardSums(x: x, ldx: ldx, rows: rows, channels: c, sums: ws.sums)
@@ -230,7 +236,7 @@ public final class WaveMixModel {
     public func backward(input: UnsafePointer<Float>, batch n: Int) {
         let ws = workspace!
         let c = config.finalDim
-        timed("bwd pool + head") {
+        timed("bwd pool + head", floats: n * geo.blockHeight * geo.blockWidth * c) {
             Kernels.denseBackward(x: ws.pooled, ldx: c, rows: n, cin: c, weight: p(arch.head.weight), cout: config.numClasses,
                                   dy: ws.dLogits, lddy: config.numClasses, dx: ws.dPooled, lddx: c, accumulateDx: false,
                                   dWeight: g(arch.head.weight), dBias: g(arch.head.bias))
@@ -258,14 +264,15 @@ public final class WaveMixModel {
             batchNormBackward(ff.norm, x: acts.upsampled[k - 1], rows: n * ph * pw, statistics: acts.statistics[k - 1],
                               dy: dOut, lddy: k == 1 ? c : levelWidth(k - 1), dx: ws.dUpsampled, ws)
             let ug = upsampleGeometry(k, n, ff)
-            timed("bwd convT", flops: 4.0 * Double(ug.rows * ug.patchSize * ff.upsample.cin)) {
+            timed("bwd convT", flops: 4.0 * Double(ug.rows * ug.patchSize * ff.upsample.cin),
+                  floats: 2 * ug.rows * ff.upsample.cin + 2 * ug.patchSize * ff.upsample.cin + ug.batch * ug.height * ug.width * ug.channels) {
                 convTranspose2dBackward(x: acts.projected[k - 1], cin: ff.upsample.cin, ug,
                                         weight: p(ff.upsample.weight), dy: ws.dUpsampled, dx: ws.dProjected,
                                         dWeight: g(ff.upsample.weight), dBias: g(ff.upsample.bias), scratch: ws.convScratch)
             }
             denseBackward("project", ff.project, x: acts.activated[k - 1], ldx: m, rows: rows, dy: ws.dProjected,
                           dx: ws.dActivated, lddx: m, accumulate: false)
-            timed("bwd gelu") {
+            timed("bwd gelu", floats: (acts.masks[k - 1] == nil ? 3 : 4) * rows * m) {
                 geluBackward(x: acts.expanded[k - 1], mask: acts.masks[k - 1].map { UnsafePointer($0) },
                              dy: ws.dActivated, dx: ws.dExpanded, count: rows * m)
             }
@@ -276,7 +283,7 @@ public final class WaveMixModel {
         // Wavelet levels, deepest first: level k's gradient flows into level k-1's LL channels.
         for k in stride(from: levels, through: 1, by: -1) {
             let (h, w) = geo.levelSize(k - 1)
-            timed("bwd dwt") {
+            timed("bwd dwt", floats: (k == 1 ? 2 : 3) * n * h * w * c4) {
                 haarBackward(dy: ws.dLevels[k - 1], lddy: levelWidth(k), batch: n, height: h, width: w, channels: c4,
                              dx: k == 1 ? ws.dReduced : ws.dLevels[k - 2], lddx: k == 1 ? c4 : levelWidth(k - 1),
                              accumulate: k != 1)
@@ -294,7 +301,9 @@ public final class WaveMixModel {
             let pixels = n * geo.blockHeight * geo.blockWidth
             batchNormBackward(norm, x: ws.stemActivated!, rows: pixels, statistics: ws.stemStatistics!,
                               dy: ws.dStream, lddy: norm.channels, dx: ws.dStemA, ws)
-            timed("bwd gelu") { geluBackward(x: ws.stemOutputs[2], mask: nil, dy: ws.dStemA, dx: ws.dStemB, count: pixels * norm.channels) }
+            timed("bwd gelu", floats: 3 * pixels * norm.channels) {
+                geluBackward(x: ws.stemOutputs[2], mask: nil, dy: ws.dStemA, dx: ws.dStemB, count: pixels * norm.channels)
+            }
             dy = ws.dStemB
         }
         for i in arch.stem.convs.indices.reversed() {
@@ -302,7 +311,8 @@ public final class WaveMixModel {
             // Ping-pong: the gradient for conv i's input goes to whichever buffer dy is not.
             let dx: UnsafeMutablePointer<Float>? = i == 0 ? nil : (dy == ws.dStemA ? ws.dStemB : ws.dStemA)
             let sg = stemGeometry(i, n)
-            timed("bwd stem conv\(conv.kernel)x\(conv.kernel)", flops: Double(dx == nil ? 2 : 4) * Double(sg.rows * sg.patchSize * conv.cout)) {
+            timed("bwd stem conv\(conv.kernel)x\(conv.kernel)", flops: Double(dx == nil ? 2 : 4) * Double(sg.rows * sg.patchSize * conv.cout),
+                  floats: (dx == nil ? 1 : 2) * n * sg.height * sg.width * conv.cin + 2 * sg.patchSize * conv.cout + sg.rows * conv.cout) {
                 conv2dBackward(x: i == 0 ? input : UnsafePointer(ws.stemOutputs[i - 1]), sg,
                                weight: p(conv.weight), cout: conv.cout, dy: dy, dx: dx,
                                dWeight: g(conv.weight), dBias: g(conv.bias), scratch: ws.convScratch)
@@ -316,7 +326,7 @@ public final class WaveMixModel {
                                    dx: UnsafeMutablePointer<Float>, _ ws: Workspace) {
         let c = norm.channels
         let mean = statistics, invStd = statistics + c
-        timed("bwd batchnorm") {
+        timed("bwd batchnorm", floats: 5 * rows * c) {
         withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * c) { local in
             let localSums = local.baseAddress!
             localSums.update(repeating: 0, count: 2 * c)
@@ -358,7 +368,8 @@ public final class WaveMixModel {
 
     private func dense(_ kind: String, _ layer: DenseLayer, x: UnsafePointer<Float>, ldx: Int, rows: Int,
                        y: UnsafeMutablePointer<Float>, ldy: Int) {
-        timed("fwd \(kind) 1x1", flops: 2.0 * Double(rows * layer.cin * layer.cout)) {
+        timed("fwd \(kind) 1x1", flops: 2.0 * Double(rows * layer.cin * layer.cout),
+              floats: rows * layer.cin + layer.cin * layer.cout + rows * layer.cout) {
             denseForward(x: x, ldx: ldx, rows: rows, cin: layer.cin, weight: p(layer.weight), bias: p(layer.bias),
                          cout: layer.cout, y: y, ldy: ldy)
         }
@@ -366,7 +377,8 @@ public final class WaveMixModel {
 
     private func denseBackward(_ kind: String, _ layer: DenseLayer, x: UnsafePointer<Float>, ldx: Int, rows: Int,
                                dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, lddx: Int, accumulate: Bool) {
-        timed("bwd \(kind) 1x1", flops: 4.0 * Double(rows * layer.cin * layer.cout)) {
+        timed("bwd \(kind) 1x1", flops: 4.0 * Double(rows * layer.cin * layer.cout),
+              floats: 2 * rows * layer.cin + 2 * layer.cin * layer.cout + rows * layer.cout) {
             Kernels.denseBackward(x: x, ldx: ldx, rows: rows, cin: layer.cin, weight: p(layer.weight), cout: layer.cout,
                                   dy: dy, lddy: layer.cout, dx: dx, lddx: lddx, accumulateDx: accumulate,
                                   dWeight: g(layer.weight), dBias: g(layer.bias))

@@ -79,16 +79,17 @@ struct Bench: ParsableCommand {
     }
 }
 
-/// One line per layer kind: ms per step, share of the profiled time, GFLOP/s where it is a GEMM.
+/// One line per layer kind: ms per step, share of the profiled time, GFLOP/s where it is a GEMM,
+/// and the bytes it must move (inputs, weights, outputs once) with the rate that implies.
 func printProfile(_ profile: [String: LayerProfile.Entry], steps count: Int) {
     let steps = Double(count)
     let total = profile.values.map(\.seconds).reduce(0, +)
-    print("layer kind                     ms/step   share   GFLOP/s   calls/step")
+    print("layer kind                     ms/step   share   GFLOP/s   MB/step    GB/s   calls/step")
     for (name, e) in profile.sorted(by: { $0.value.seconds > $1.value.seconds }) {
         let gflops = e.flops > 0 ? String(format: "%9.1f", e.flops / e.seconds / 1e9) : "         "
         print(name.padding(toLength: 28, withPad: " ", startingAt: 0)
-              + String(format: " %9.2f  %5.1f%%  %@  %6d", e.seconds / steps * 1e3, 100 * e.seconds / total, gflops,
-                       Int(Double(e.calls) / steps)))
+              + String(format: " %9.2f  %5.1f%%  %@  %7.1f  %6.1f  %6d", e.seconds / steps * 1e3, 100 * e.seconds / total, gflops,
+                       e.bytes / steps / 1e6, e.bytes / e.seconds / 1e9, Int(Double(e.calls) / steps)))
     }
     print("total".padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: " %9.2f", total / steps * 1e3))
 }
