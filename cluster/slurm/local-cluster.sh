@@ -131,6 +131,17 @@ show_logs() {
     done
 }
 
+# Closes every inherited descriptor above 2. A daemon keeps what it inherits: an open descriptor of
+# the caller's can keep the caller waiting forever (Foundation's Process, for one, learns that its
+# child exited when a socket it passed to the child is closed).
+close_inherited_descriptors() {
+    local fd
+    for fd in /proc/$$/fd/*; do
+        fd=${fd##*/}
+        if ((fd > 2)); then exec {fd}>&- 2>/dev/null || true; fi
+    done
+}
+
 up() {
     local dir=$1; shift
     local nodes=2 cpus=2 kill_wait=30 owner="" max_seconds=1800
@@ -153,6 +164,7 @@ up() {
     done
     id munge >/dev/null 2>&1 || die "there is no 'munge' user (apt-get install munge)"
     [[ -e $dir/pids ]] && die "$dir already holds a cluster (local-cluster.sh down $dir)"
+    close_inherited_descriptors
 
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
@@ -172,8 +184,10 @@ up() {
     touch "$dir/log/munged.log"
     chown munge:munge "$dir/log/munged.log"
     local socket=$dir/munge/munge.socket
+    # The daemons get no stdin/stdout/stderr of ours: they would keep a caller's pipe open forever.
     runuser -u munge -- munged --socket="$socket" --key-file="$dir/munge/munge.key" \
-        --pid-file="$dir/munge/munged.pid" --log-file="$dir/log/munged.log" --seed-file="$dir/munge/munged.seed"
+        --pid-file="$dir/munge/munged.pid" --log-file="$dir/log/munged.log" --seed-file="$dir/munge/munged.seed" \
+        </dev/null >>"$dir/log/daemons.out" 2>&1
     pid_from "$dir/munge/munged.pid" 10 >"$dir/pids/munged" || die "munged did not start"
 
     local host port node
@@ -227,11 +241,11 @@ up() {
     } >"$dir/slurm.conf"
     export SLURM_CONF=$dir/slurm.conf WAVEMIX_LOCAL_CLUSTER=$dir
 
-    slurmctld -c   # -c: a clean state (no jobs from an earlier cluster in this directory)
+    slurmctld -c </dev/null >>"$dir/log/daemons.out" 2>&1  # -c: a clean state, no jobs of an earlier cluster
     pid_from "$dir/slurmctld.pid" 20 >"$dir/pids/slurmctld" || die "slurmctld did not start"
     for ((node = 1; node <= nodes; node++)); do
         mkdir -p "$dir/spool-n$node"
-        slurmd -N "n$node"
+        slurmd -N "n$node" </dev/null >>"$dir/log/daemons.out" 2>&1
         # slurmd deletes its pid file when it stops: keep the PID elsewhere.
         pid_from "$dir/slurmd-n$node.pid" 20 >"$dir/pids/slurmd-n$node" || die "slurmd n$node did not start"
     done
