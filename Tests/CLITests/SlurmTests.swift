@@ -35,18 +35,20 @@ final class SlurmTests: XCTestCase {
         let log = reference.log
         XCTAssertEqual(reference.info["JobState"], "COMPLETED", log)
         XCTAssertEqual(reference.info["ExitCode"], "0:0", log)
+        let steps = LocalSlurm.steps
         for expected in ["launcher mpirun", "1 node(s), 2 rank(s) x 1 thread(s)", "--resume auto", "no checkpoint in",
-                         "2 rank(s) x 1 thread(s), global batch 16", "eval after epoch 1 (step 600)", "done: 600 steps"] {
+                         "2 rank(s) x 1 thread(s), global batch 16", "eval after epoch 1 (step \(steps))", "done: \(steps) steps"] {
             XCTAssertTrue(log.contains(expected), "the job log lacks '\(expected)':\n\(log)")
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(reference.runDirectory)/model.safetensors"))
 
+        let checkpoint = String(format: "step-%08d.wmx", steps)
         let eval = try cluster.submit(["-n", "2"], ["--launcher", "srun", "eval", "--checkpoint",
-                                                   "\(reference.runDirectory)/checkpoints/step-00000600.wmx"])
+                                                   "\(reference.runDirectory)/checkpoints/\(checkpoint)"])
         let info = try cluster.waitUntilGone(eval)
         let evalLog = cluster.log(of: eval)
         XCTAssertEqual(info["JobState"], "COMPLETED", evalLog)
-        XCTAssertTrue(evalLog.contains("launcher srun") && evalLog.contains("step-00000600.wmx: top-1 ")
+        XCTAssertTrue(evalLog.contains("launcher srun") && evalLog.contains("\(checkpoint): top-1 ")
                       && evalLog.contains("on 500 images"), evalLog)
     }
 
@@ -56,7 +58,7 @@ final class SlurmTests: XCTestCase {
         // Every save sleeps 3 s halfway: a large model's checkpoint. mpirun alone would SIGKILL the
         // ranks 2 s after the SIGTERM; the script's kill grace must let the save finish.
         let job = try cluster.submit([], cluster.train(run), environment: [CheckpointWriter.pauseEnvironmentVariable: "3"])
-        try cluster.waitForStep(150, of: job, in: run)
+        try cluster.waitForStep(100, of: job, in: run)
         let cancelled = Date()
         try cluster.slurm("scancel", [job.id])
         let info = try cluster.waitUntilGone(job)
@@ -65,6 +67,7 @@ final class SlurmTests: XCTestCase {
         XCTAssertTrue(log.contains("wavemix.sbatch: SIGTERM"), log)
 
         let step = try assertStopCheckpoint(in: run, writtenAfter: cancelled, log: log)
+        print("scancel: job \(job.id) checkpointed step \(step), gone \(seconds(since: cancelled)) after the scancel")
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(run)/model.safetensors"))
 
         let again = try cluster.submit([], cluster.train(run))
@@ -80,7 +83,7 @@ final class SlurmTests: XCTestCase {
         let run = cluster.runDirectory("preempted")
         let job = try cluster.submit([], ["--launcher", "srun"] + cluster.train(run),
                                      environment: [CheckpointWriter.pauseEnvironmentVariable: "3"])
-        try cluster.waitForStep(150, of: job, in: run)
+        try cluster.waitForStep(100, of: job, in: run)
         let preempted = Date()
         // A job of the higher-priority partition that needs this job's node: Slurm preempts
         // (SIGTERM twice, then SIGKILL after KillWait) and requeues it.
@@ -93,6 +96,7 @@ final class SlurmTests: XCTestCase {
         XCTAssertEqual(info["Restarts"], "1", log)
         XCTAssertTrue(log.contains("DUE TO PREEMPTION"), log)
         let step = try assertStopCheckpoint(in: run, writtenAfter: preempted, log: log)
+        print("preemption: job \(job.id) checkpointed step \(step), done \(seconds(since: preempted)) after the preempting job")
         for expected in ["stopped at step \(step) (SIGTERM)", "(restart 1)", "resuming at step \(step) "] {
             XCTAssertTrue(log.contains(expected), "the job log lacks '\(expected)':\n\(log)")
         }
@@ -103,15 +107,17 @@ final class SlurmTests: XCTestCase {
         let reference = try cluster.reference()
         let run = cluster.runDirectory("warned")
         let job = try cluster.submit([], cluster.train(run))
-        try cluster.waitForStep(150, of: job, in: run)
+        try cluster.waitForStep(100, of: job, in: run)
         // What #SBATCH --signal=B:USR1@N delivers N seconds before the time limit (a real limit is at
         // least a minute away: too long for this test).
+        let warned = Date()
         try cluster.slurm("scancel", ["--batch", "--signal=USR1", job.id])
         let info = try cluster.waitUntilGone(job)
         let log = cluster.log(of: job)
         XCTAssertEqual(info["JobState"], "COMPLETED", log)
         XCTAssertEqual(info["Restarts"], "1", log)
         let step = try XCTUnwrap(firstNumber(after: "stopped at step ", in: log), log)
+        print("time-limit warning: job \(job.id) stopped at step \(step), done \(seconds(since: warned)) after the warning")
         for expected in ["SIGUSR1 (time-limit warning)", "stopped at step \(step) (SIGUSR1)", "requeueing job \(job.id)",
                          "(restart 1)", "resuming at step \(step) "] {
             XCTAssertTrue(log.contains(expected), "the job log lacks '\(expected)':\n\(log)")
@@ -145,6 +151,7 @@ final class SlurmTests: XCTestCase {
         XCTAssertEqual(ranks.count, 2, "the ranks of \(run)")
         let victim = try XCTUnwrap(ranks.last)
         kill(victim, SIGKILL)
+        let killed = Date()
         let info = try cluster.waitUntilGone(job)
         let log = cluster.log(of: job)
         XCTAssertEqual(info["JobState"], "COMPLETED", log)
@@ -153,16 +160,17 @@ final class SlurmTests: XCTestCase {
         XCTAssertTrue(log.contains("wavemix-mpirun: restart 1/1 after exit status "), log)
         let step = try XCTUnwrap(firstNumber(after: "resuming at step ", in: log), log)
         XCTAssertTrue(step >= 200 && step % 100 == 0, "resumed at step \(step), not from the newest periodic checkpoint:\n\(log)")
+        print("killed rank: job \(job.id) resumed at step \(step), done \(seconds(since: killed)) after the SIGKILL")
         assertBitwiseEqual(run, reference.runDirectory)
     }
 
     // MARK: Checks
 
-    /// The stop's checkpoint: the newest one of `run` before the final step 600 (the recipe writes no
+    /// The stop's checkpoint: the newest one of `run` before the final step (the recipe writes no
     /// other), written after `date`, complete. Returns its step.
     private func assertStopCheckpoint(in run: String, writtenAfter date: Date, log: String,
                                       file: StaticString = #filePath, line: UInt = #line) throws -> Int {
-        let stop = try XCTUnwrap(try CheckpointDirectory(runDirectory: run).checkpoints().last { $0.step < 600 },
+        let stop = try XCTUnwrap(try CheckpointDirectory(runDirectory: run).checkpoints().last { $0.step < LocalSlurm.steps },
                                  "no checkpoint of the stop in \(run):\n\(log)", file: file, line: line)
         let written = try FileManager.default.attributesOfItem(atPath: stop.path)[.modificationDate] as? Date
         XCTAssertGreaterThanOrEqual(written ?? .distantPast, date, "\(stop.path) is older than the stop:\n\(log)", file: file, line: line)
@@ -174,6 +182,8 @@ final class SlurmTests: XCTestCase {
         XCTAssertTrue(TrainingRuns.identical("\(run)/model.safetensors", "\(reference)/model.safetensors"),
                       "\(run)/model.safetensors differs from the uninterrupted run's", file: file, line: line)
     }
+
+    private func seconds(since date: Date) -> String { String(format: "%.1f s", Date().timeIntervalSince(date)) }
 
     private func firstNumber(after prefix: String, in text: String) -> Int? {
         guard let range = text.range(of: prefix) else { return nil }
@@ -196,10 +206,12 @@ final class LocalSlurm: @unchecked Sendable {
     private let environment: [String: String]
     private let data: String
 
-    /// The small recipe: 9600 images at a global batch of 16 make one 600-step epoch, so the only
-    /// checkpoints are the final one and those a stop writes.
+    /// The small recipe: 16000 images at a global batch of 16 make one epoch of `steps` steps, so
+    /// the only checkpoints are the final one and those a stop writes. Long enough (2-8 s on 2 ranks)
+    /// for Slurm to preempt it after step 100 on a machine twice as fast as the one it was tuned on.
+    static let steps = 1000
     static let recipe = ["--final-dim", "16", "--ff-channel", "16", "--depth", "2", "--dropout", "0.3", "--batch-size", "8",
-                         "--max-steps", "600", "--epochs", "1", "--seed", "7", "--log-every", "10"]
+                         "--max-steps", "\(steps)", "--epochs", "1", "--seed", "7", "--log-every", "10"]
 
     /// The cluster, started on first use; an XCTSkip where Slurm cannot run.
     static func shared() throws -> LocalSlurm {
@@ -240,7 +252,7 @@ final class LocalSlurm: @unchecked Sendable {
         environment = Programs.environment(["SLURM_CONF": String(line.dropFirst("SLURM_CONF=".count)), "WAVEMIX": binary])
         data = "\(work)/data"
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-        try IDXDataSet.write(to: data, train: 9600, test: 500)
+        try IDXDataSet.write(to: data, train: 16 * Self.steps, test: 500)
     }
 
     private static func which(_ program: String) -> String? {
@@ -331,7 +343,7 @@ final class LocalSlurm: @unchecked Sendable {
                 return Int(line[range.upperBound...].prefix(while: \.isNumber))
             }
             if let last = steps.max(), last >= step {
-                if last >= 600 { throw LocalSlurmError("job \(job.id) finished before it could be interrupted: \(log(of: job))") }
+                if last >= Self.steps { throw LocalSlurmError("job \(job.id) finished before it could be interrupted: \(log(of: job))") }
                 return
             }
             if try slurm("squeue", ["-h", "-j", job.id, "-o", "%T"]).stdout.isEmpty {

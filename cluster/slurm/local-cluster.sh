@@ -33,17 +33,21 @@ visible to `scontrol show job` for 5 minutes; there is no accounting, so no sacc
 EnforcePartLimits ALL (a request larger than the nodes fails at once instead of pending forever);
 AuthInfo cred_expire=5 (a requeued job may start again after 5 s; Slurm's default is 120 s) and
 SchedulerParameters sched_interval=1,bf_interval=1 (pending jobs are looked at every second, not
-every 30-60 s); MpiDefault none (`srun --mpi=pmix` chooses PMIx per step); ports: a free block
-above 20000.
+every 30-60 s); MpiDefault none (`srun --mpi=pmix` chooses PMIx per step; mpi.conf keeps its
+files in DIR/pmix); ports: a free block above 20000; job ids start from a number derived from the
+ports, so that clusters side by side do not share them.
 EOF
 }
 
 die() { echo "local-cluster.sh: $*" >&2; exit 1; }
 
-# Prints the first port P >= 20000 such that P..P+count-1 are not listened on (TCP, IPv4 or IPv6).
+# Prints a port P >= 20000 such that P..P+count-1 are not listened on (TCP, IPv4 or IPv6), from a
+# random start so that clusters started at the same time do not pick the same block.
 free_ports() {
     local count=$1 used port p ok
-    used=$(ss -Htanl 2>/dev/null | awk '{n = split($4, a, ":"); print a[n]}' | sort -un)
+    # /proc/net/tcp*: local address "HEX_IP:HEX_PORT" in column 2, state 0A = LISTEN in column 4.
+    used=$(awk '$4 == "0A" { n = split($2, a, ":"); print a[n] }' /proc/net/tcp /proc/net/tcp6 2>/dev/null \
+           | while read -r hex; do echo $((16#$hex)); done | sort -un)
     for ((port = 20000 + RANDOM % 2000 * 10; port < 65000; port += 10)); do
         ok=1
         for ((p = port; p < port + count; p++)); do grep -qx "$p" <<<"$used" && { ok=0; break; }; done
@@ -204,6 +208,9 @@ up() {
         echo "CredType=cred/munge"
         echo "AuthInfo=socket=$socket,cred_expire=5"
         echo "SlurmctldPort=$port"
+        # Job ids of their own: PMIx names its directories after them, and two clusters started
+        # side by side must not collide.
+        echo "FirstJobId=$(((port - 20000) * 100 + 1))"
         echo "StateSaveLocation=$dir/state"
         echo "SlurmdSpoolDir=$dir/spool-%n"
         echo "SlurmctldPidFile=$dir/slurmctld.pid"
@@ -239,6 +246,9 @@ up() {
         echo "PartitionName=local Nodes=ALL Default=YES MaxTime=INFINITE State=UP PriorityTier=1"
         echo "PartitionName=urgent Nodes=ALL MaxTime=INFINITE State=UP PriorityTier=2 PreemptMode=OFF"
     } >"$dir/slurm.conf"
+    # srun --mpi=pmix: the PMIx client directories inside this cluster's directory, not /tmp.
+    mkdir -p "$dir/pmix"
+    echo "PMIxCliTmpDirBase=$dir/pmix" >"$dir/mpi.conf"
     export SLURM_CONF=$dir/slurm.conf WAVEMIX_LOCAL_CLUSTER=$dir
 
     slurmctld -c </dev/null >>"$dir/log/daemons.out" 2>&1  # -c: a clean state, no jobs of an earlier cluster
