@@ -3,6 +3,7 @@
 # node, no systemd, no cgroups, no accounting), for tests and for trying the batch script. Everything
 # lives under one directory; nothing in /etc/slurm, /run or /var is touched. See --help.
 set -euo pipefail
+PATH=$PATH:/usr/sbin:/sbin  # the daemons live there; a non-login root shell may lack them
 
 usage() {
     cat <<'EOF'
@@ -178,8 +179,8 @@ up() {
     trap 'echo "local-cluster.sh: starting the cluster failed" >&2; show_logs "$starting"; down "$starting"' EXIT
 
     # munged runs as the munge user with its own key and socket, so a system munged (if any) is
-    # neither needed nor disturbed. It refuses a key or directory that others can write.
-    # Its socket directory must be traversable by every client, not writable by others.
+    # neither needed nor disturbed. It refuses a key others can read and a socket directory others
+    # can write; every client must be able to traverse that directory.
     chown munge:munge "$dir/munge"
     chmod 0711 "$dir/munge"
     dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
