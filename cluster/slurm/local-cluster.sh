@@ -70,14 +70,17 @@ pid_from() {
     return 1
 }
 
-# Stops one process by PID: SIGTERM, then SIGKILL after 5 s. Exited daemons may linger as zombies
-# of PID 1 for a while (this counts as stopped).
+# Whether PID runs. Exited daemons may linger as zombies of PID 1 for a while: they do not run.
+alive() {
+    kill -0 "$1" 2>/dev/null && [[ $(cut -d ' ' -f 3 "/proc/$1/stat" 2>/dev/null) != Z ]]
+}
+
+# Stops one process by PID: SIGTERM, then SIGKILL after 5 s.
 stop_pid() {
     local pid=$1 i
     kill "$pid" 2>/dev/null || return 0
     for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        [[ $(ps -o stat= -p "$pid" 2>/dev/null) == Z* ]] && return 0
+        alive "$pid" || return 0
         sleep 0.1
     done
     kill -KILL "$pid" 2>/dev/null || true
@@ -87,17 +90,17 @@ stop_pid() {
 # with WAVEMIX_LOCAL_CLUSTER) and every job process (Slurm exports SLURM_CONF and SLURM_JOB_ID into
 # jobs). A shell that merely exported SLURM_CONF is not one of them.
 cluster_processes() {
-    local dir=$1 environ pid vars
+    local dir=$1 file pid
     # Not this script, nor the daemons (they are stopped by PID, gently, afterwards).
     local skip=" $$ $BASHPID $(cat "$dir"/pids/* 2>/dev/null | tr '\n' ' ') "
-    for environ in /proc/[0-9]*/environ; do
-        pid=${environ#/proc/}; pid=${pid%/environ}
-        [[ $skip == *" $pid "* ]] && continue
-        vars=$(tr '\0' '\n' 2>/dev/null <"$environ") || continue
-        if grep -qxF "WAVEMIX_LOCAL_CLUSTER=$dir" <<<"$vars" \
-            || { grep -qxF "SLURM_CONF=$dir/slurm.conf" <<<"$vars" && grep -q '^SLURM_JOB_ID=' <<<"$vars"; }; then
-            echo "$pid"
-        fi
+    {
+        grep -lzxF "WAVEMIX_LOCAL_CLUSTER=$dir" /proc/[0-9]*/environ 2>/dev/null || true
+        grep -lzxF "SLURM_CONF=$dir/slurm.conf" /proc/[0-9]*/environ 2>/dev/null | while read -r file; do
+            if grep -qz '^SLURM_JOB_ID=' "$file" 2>/dev/null; then echo "$file"; fi
+        done
+    } | while read -r file; do
+        pid=${file#/proc/}; pid=${pid%/environ}
+        if [[ $skip != *" $pid "* ]]; then echo "$pid"; fi
     done
 }
 
@@ -111,11 +114,12 @@ down() {
     # Jobs would outlive the daemons: SIGKILL every step through Slurm, as a node failure would, and
     # give the steps up to 10 s to go; then kill by PID whatever is left.
     export SLURM_CONF=$dir/slurm.conf
-    if [[ -s $dir/pids/slurmctld ]] && kill -0 "$(<"$dir/pids/slurmctld")" 2>/dev/null; then
-        scancel --full --signal=KILL --user="$(id -un)" 2>/dev/null || true
-        scancel --user="$(id -un)" 2>/dev/null || true
+    # (Slurm's commands retry for long against a controller that does not answer: time limits.)
+    if [[ -s $dir/pids/slurmctld ]] && alive "$(<"$dir/pids/slurmctld")"; then
+        timeout 5 scancel --full --signal=KILL --user="$(id -un)" 2>/dev/null || true
+        timeout 5 scancel --user="$(id -un)" 2>/dev/null || true
         deadline=$((SECONDS + 10))
-        while ((SECONDS < deadline)) && [[ -n $(squeue -h -o %i 2>/dev/null) ]]; do sleep 0.2; done
+        while ((SECONDS < deadline)) && [[ -n $(timeout 2 squeue -h -o %i 2>/dev/null) ]]; do sleep 0.2; done
     fi
     for pid in $(cluster_processes "$dir"); do kill -KILL "$pid" 2>/dev/null || true; done
     for name in $(ls "$dir/pids" | grep '^slurmd-') slurmctld munged; do
