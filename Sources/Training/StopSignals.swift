@@ -1,6 +1,8 @@
 // Graceful stops: SIGTERM, SIGINT and SIGUSR1 (Slurm's early warning, forwarded by mpirun) ask the
-// trainer to finish its step, write a checkpoint and exit 0. A second SIGINT or SIGTERM ends the
-// process at once. The handler only stores the signal number; the training loop polls it.
+// trainer to finish its step, write a checkpoint and exit 0. A second SIGINT (Ctrl-C twice) ends
+// the process at once; a second SIGTERM does not: Slurm sends SIGTERM twice, 10 ms apart, when it
+// preempts a job (measured with Slurm 22.05, srun and mpirun ranks alike), and SIGKILL is what ends
+// a stop that takes too long. The handler only stores the signal number; the training loop polls it.
 import Glibc
 
 public enum StopSignals {
@@ -12,7 +14,7 @@ public enum StopSignals {
     public static func install() {
         for signo in [SIGTERM, SIGINT, SIGUSR1] {
             signal(signo) { signo in
-                if StopSignals.received != 0 && signo != SIGUSR1 { _exit(128 + signo) }
+                if StopSignals.received != 0 && signo == SIGINT { _exit(128 + signo) }
                 StopSignals.received = signo
             }
         }
