@@ -42,6 +42,11 @@ public final class Communicator: @unchecked Sendable {
     public var timeout: Double? {
         didSet { precondition(timeout.map { $0 > 0 && $0.isFinite } ?? true, "Comm: timeout must be positive, got \(timeout!)") }
     }
+    /// Says whether the process was asked to stop (e.g. it got SIGTERM). A rank that waits in a
+    /// collective for `stopGrace` seconds after that aborts the job instead of waiting on: the
+    /// peer it waits for has most likely died, and the stop would otherwise never be honoured.
+    public var stopRequested: (@Sendable () -> Bool)?
+    public var stopGrace: Double = 10
     /// True once `finalize()` ran; no MPI call may follow.
     public private(set) var isFinalized = false
     /// The send side of in-place all-reduces (Allreduce.swift), allocated on first use.

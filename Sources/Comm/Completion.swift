@@ -46,11 +46,21 @@ extension Communicator {
         let polling = monotonicSeconds()
         let start = start ?? polling
         var backoff = Backoff(bytes: operation.bytes ?? 0, oversubscribed: isOversubscribed)
+        var stopSeen: Double?
         while try !test(&request, operation) {
             let now = monotonicSeconds()
             if let timeout, now - start >= timeout { timedOut(operation, waited: now - start, timeout: timeout) }
+            if stopSeen == nil, stopRequested?() == true { stopSeen = now }
+            if let stopSeen, now - stopSeen >= stopGrace { stoppedWaiting(operation, waited: now - start) }
             backoff.pause(waited: now - polling)
         }
+    }
+
+    private func stoppedWaiting(_ operation: Operation, waited: Double) -> Never {
+        Console.err("rank \(rank) (host \(hostName)): asked to stop while \(operation.description) had waited "
+                    + "\(formatTenths(waited)) s; another rank has stopped; aborting the job")
+        MPI_Abort(cmpi_comm_world(), 4)
+        exit(4)
     }
 
     private func timedOut(_ operation: Operation, waited: Double, timeout: Double) -> Never {

@@ -282,6 +282,9 @@ public final class Trainer {
     }
 
     private func evaluateAndLog() throws -> EvaluationResult {
+        // The model is rank 0's (the one checkpoints hold): without --sync-bn every rank updated
+        // its own BatchNorm statistics in the last step.
+        if comm.size > 1 && !options.syncBatchNorm { try comm.broadcast(model.buffers, root: 0) }
         let start = DispatchTime.now().uptimeNanoseconds
         let result = try evaluate(model: model, loader: testLoader, batchSize: options.evalBatchSize, comm: comm,
                                   input: input.baseAddress!, labels: labels.baseAddress!)

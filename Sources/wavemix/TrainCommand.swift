@@ -97,7 +97,7 @@ struct Train: ParsableCommand {
     @Option(help: "Checkpoints to keep in RUN_DIR/checkpoints.") var keep = 3
     @Option(help: "Checkpoint and stop after N steps of this invocation (the schedule is unchanged; resume later).")
     var stopAfterSteps: Int?
-    @Option(help: "Start from these weights (a safetensors state dict or a checkpoint) instead of a random initialisation.")
+    @Option(help: "Start from these weights (a safetensors state dict or a checkpoint) instead of a random initialisation (with --resume: only when there is no checkpoint yet).")
     var initFrom: String?
 
     func validate() throws {
@@ -117,12 +117,13 @@ struct Train: ParsableCommand {
         guard checkpointEvery >= 0, keep >= 1 else { throw ValidationError("--checkpoint-every must be >= 0 and --keep >= 1") }
         if let stopAfterSteps, stopAfterSteps < 1 { throw ValidationError("--stop-after-steps must be at least 1") }
         if resume != nil && runDir == nil { throw ValidationError("--resume needs --run-dir (the run to continue)") }
-        if resume != nil && initFrom != nil { throw ValidationError("--resume and --init-from exclude each other") }
+
     }
 
     func run() throws {
         let comm = try Communicator.initialize()
         comm.timeout = commTimeout
+        comm.stopRequested = { StopSignals.pending != 0 }
         do {
             try train(comm)
         } catch {
@@ -178,6 +179,7 @@ struct Train: ParsableCommand {
         StopSignals.install()
         let trainer = try Trainer(options: options, comm: comm, data: data, resuming: resume != nil)
         if let point {
+            // A checkpoint wins over --init-from: that is where this run already got to.
             try trainer.restore(from: point.reader, metadata: point.metadata)
         } else if let initFrom {
             try trainer.initializeWeights(try WeightFiles.read(initFrom))
