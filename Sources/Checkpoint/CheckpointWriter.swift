@@ -16,20 +16,26 @@ import Foundation
 
 public struct CheckpointWriter {
     public struct Options: Sendable {
-        /// zstd compression level (negative levels trade ratio for speed).
+        /// zstd compression level of whole chunks (sections that are not byte-shuffled), and of
+        /// byte planes unless `entropyCodedPlanes` (negative levels trade ratio for speed).
         public var level: Int32
-        /// Split float sections into byte planes before compression.
+        /// Split float sections into byte planes before compression; planes that do not compress
+        /// (low mantissa bytes) are then stored as they are.
         public var byteShuffle: Bool
+        /// Compress byte planes with zstd's entropy stage and almost no match search instead of
+        /// `level`: faster and, on float planes, smaller (ZstdCompressor).
+        public var entropyCodedPlanes: Bool
         /// Raw bytes per independently compressed chunk.
         public var chunkBytes: Int
         /// Threads compressing chunks.
         public var threads: Int
 
-        public init(level: Int32 = 1, byteShuffle: Bool = true, chunkBytes: Int = 4 << 20,
+        public init(level: Int32 = 1, byteShuffle: Bool = true, entropyCodedPlanes: Bool = true, chunkBytes: Int = 4 << 20,
                     threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
             precondition((1...CheckpointFormat.maxChunkBytes).contains(chunkBytes), "chunkBytes must be 1...\(CheckpointFormat.maxChunkBytes)")
             self.level = level
             self.byteShuffle = byteShuffle
+            self.entropyCodedPlanes = entropyCodedPlanes
             self.chunkBytes = chunkBytes
             self.threads = max(1, threads)
         }
@@ -122,7 +128,8 @@ public struct CheckpointWriter {
             if error.meansNotWritable { throw .notWritable(directory: directoryOf(path), reason: error.reason) }
             throw CheckpointError(error, reportedAs: path)
         }
-        let encoded = try ChunkEncoder.write(layout.sources, level: options.level, threads: options.threads, to: file,
+        let coding = ChunkCoding(level: options.level, entropyCodedPlanes: options.entropyCodedPlanes)
+        let encoded = try ChunkEncoder.write(layout.sources, coding: coding, threads: options.threads, to: file,
                                              at: dataStart, reportedAs: path, afterChunk: Self.pauseHook(halfway: layout.halfwayChunk))
         var json = layout.headerJSON(metadata: metadataJSON, chunks: encoded)
         precondition(json.count <= reservedJSON, "the header outgrew the room reserved for it")
