@@ -1,7 +1,8 @@
 // The write half of the chunk pipeline: each worker hashes a chunk's raw bytes, encodes it as the
-// segments of codec "segments" (CheckpointFormat.swift), hashes the stored bytes, gets their place
-// from the ChunkSchedule and pwrites them there, so encoding on one thread overlaps writing on
-// another and no buffer the size of the checkpoint is ever allocated.
+// segments of codec "segments" (CheckpointFormat.swift) and hashes the stored bytes; chunks get
+// their place in order (ChunkPlacement) and are pwritten there by whichever worker finds them
+// ready, so encoding on one thread overlaps writing on another and no buffer the size of the
+// checkpoint is ever allocated.
 //
 // A byte-shuffled chunk is split into four planes in the worker's buffer; each plane that looks
 // compressible (ByteShuffle.looksCompressible) is replaced by its zstd frame when that is smaller,
@@ -32,6 +33,14 @@ struct ChunkCoding: Sendable {
 }
 
 enum ChunkEncoder {
+    /// An encoded chunk waiting for its place: its stored bytes (in `buffer`, or the caller's raw
+    /// bytes for a chunk stored as one raw segment) and what the table records.
+    private struct Pending: @unchecked Sendable {
+        let buffer: UnsafeMutableRawBufferPointer
+        let stored: UnsafeRawBufferPointer
+        let result: EncodedChunk
+    }
+
     /// Encodes `chunks` on up to `threads` threads and writes them back to back, in order, into
     /// `file` from `dataStart`. `afterChunk(i)` runs on the worker that has just written chunk i.
     /// Errors name `path`, the file being replaced.
@@ -40,43 +49,53 @@ enum ChunkEncoder {
         let schedule = ChunkSchedule(chunkCount: chunks.count)
         let results = ChunkResults<EncodedChunk>(count: chunks.count)
         let largest = chunks.map(\.bytes.count).max() ?? 0
+        // The stored bytes of a chunk are never longer than its raw bytes (segments that do not
+        // shrink are stored as they are). Two spare buffers per worker: one being filled, one parked.
+        let placement = ChunkPlacement<Pending>(buffers: 2 * max(1, min(threads, chunks.count)), bytes: largest)
         schedule.run(threads: threads) {
             let chunkCompressor = ZstdCompressor(level: coding.level)
             let planeCompressor = ZstdCompressor(level: coding.level, entropyOnly: coding.entropyCodedPlanes)
-            // The stored bytes of a chunk are never longer than its raw bytes (segments that do not
-            // shrink are stored as they are), and a plane's frame is kept only if shorter than the plane.
-            let stored = UnsafeMutableRawBufferPointer.allocate(byteCount: largest, alignment: 64)
+            // A plane's frame is kept only if shorter than the plane.
             let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: largest / 4, alignment: 64)
-            defer {
-                stored.deallocate()
-                frame.deallocate()
+            defer { frame.deallocate() }
+            func fail(_ index: Int, _ error: CheckpointError) {
+                schedule.fail(index, error)
+                placement.cancel()
             }
-            while let index = schedule.claim() {
+            while let buffer = placement.takeBuffer() {
+                guard let index = schedule.claim() else {
+                    placement.giveBack(buffer)
+                    return
+                }
                 let source = chunks[index]
                 let rawXXH64 = XXH64.hash(source.bytes)
                 let encoded: (bytes: UnsafeRawBufferPointer, segments: [CheckpointSegment])
                 do throws(ZstdFailure) {
                     if source.byteShuffle {
-                        encoded = try encodePlanes(source.bytes, compressor: planeCompressor, buffer: stored, frame: frame)
+                        encoded = try encodePlanes(source.bytes, compressor: planeCompressor, buffer: buffer, frame: frame)
                     } else {
-                        encoded = try encodeWhole(source.bytes, compressor: chunkCompressor, buffer: stored)
+                        encoded = try encodeWhole(source.bytes, compressor: chunkCompressor, buffer: buffer)
                     }
                 } catch {
-                    schedule.fail(index, .io(operation: "zstd compression", path: path, reason: error.reason))
-                    return
+                    return fail(index, .io(operation: "zstd compression", path: path, reason: error.reason))
                 }
                 let unchanged = encoded.bytes.baseAddress == source.bytes.baseAddress && encoded.bytes.count == source.bytes.count
                 let storedXXH64 = unchanged ? rawXXH64 : XXH64.hash(encoded.bytes)
-                guard let offset = schedule.place(index, storedBytes: encoded.bytes.count) else { return }
-                do throws(SystemCallError) {
-                    try file.write(encoded.bytes, at: dataStart + offset)
-                } catch {
-                    schedule.fail(index, CheckpointError(error, reportedAs: path))
-                    return
+                let result = EncodedChunk(storedBytes: encoded.bytes.count, rawXXH64: rawXXH64, storedXXH64: storedXXH64, segments: encoded.segments)
+                guard placement.park(index, Pending(buffer: buffer, stored: encoded.bytes, result: result), storedBytes: encoded.bytes.count) else {
+                    continue  // another worker is writing and will write this chunk when its turn comes
                 }
-                results.set(index, EncodedChunk(storedBytes: encoded.bytes.count, rawXXH64: rawXXH64, storedXXH64: storedXXH64,
-                                                segments: encoded.segments))
-                afterChunk(index)
+                // This worker is the writer: write every chunk whose turn has come, this one or others.
+                while let (chunk, offset, pending) = placement.placeNext() {
+                    do throws(SystemCallError) {
+                        try file.write(pending.stored, at: dataStart + offset)
+                    } catch {
+                        return fail(chunk, CheckpointError(error, reportedAs: path))
+                    }
+                    results.set(chunk, pending.result)
+                    placement.giveBack(pending.buffer)
+                    afterChunk(chunk)
+                }
             }
         }
         if let failure = schedule.firstFailure { throw failure }
@@ -84,7 +103,7 @@ enum ChunkEncoder {
     }
 
     /// One segment: the zstd frame of `source` in `buffer` if shorter, else `source` itself.
-    private static func encodeWhole(_ source: UnsafeRawBufferPointer, compressor: ZstdCompressor,
+    static func encodeWhole(_ source: UnsafeRawBufferPointer, compressor: ZstdCompressor,
                                     buffer: UnsafeMutableRawBufferPointer) throws(ZstdFailure) -> (bytes: UnsafeRawBufferPointer, segments: [CheckpointSegment]) {
         let room = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(source.count - 1)])
         if let size = try compressor.compressIfItFits(source, into: room) {
@@ -94,7 +113,7 @@ enum ChunkEncoder {
     }
 
     /// Four segments, one per byte plane of the 4-byte elements of `source`, packed into `buffer`.
-    private static func encodePlanes(_ source: UnsafeRawBufferPointer, compressor: ZstdCompressor, buffer: UnsafeMutableRawBufferPointer,
+    static func encodePlanes(_ source: UnsafeRawBufferPointer, compressor: ZstdCompressor, buffer: UnsafeMutableRawBufferPointer,
                                      frame: UnsafeMutableRawBufferPointer) throws(ZstdFailure) -> (bytes: UnsafeRawBufferPointer, segments: [CheckpointSegment]) {
         let planeBytes = source.count / 4
         ByteShuffle.split(source.baseAddress!, into: buffer.baseAddress!, count: planeBytes)

@@ -1,7 +1,10 @@
 // Coordination of the worker threads that compress or decompress chunks: chunks are claimed in
-// ascending order, compressed frames are placed back to back in that same order (a worker waits
-// only for chunks already claimed by running workers, so this cannot deadlock even if the pool runs
-// the workers one after another), and the first failure stops everyone.
+// ascending order and the first failure stops everyone. Writers also need ChunkPlacement: stored
+// chunks go into the file back to back in chunk order, so a chunk's offset is known only once every
+// earlier chunk is encoded; a worker that finishes a chunk early parks it (with its buffer) and
+// moves on to the next, so one worker preempted in the middle of a chunk (the host is shared) does
+// not stall the others until they run out of spare buffers. One worker at a time writes parked
+// chunks, in order.
 import Foundation
 
 /// Raw memory shared with worker threads, each of which touches only the bytes of its own chunks.
@@ -18,8 +21,6 @@ final class ChunkSchedule: @unchecked Sendable {
     private let condition = NSCondition()
     private let chunkCount: Int
     private var nextClaim = 0
-    private var nextPlacement = 0
-    private var placementOffset = 0
     private var failure: (chunk: Int, error: CheckpointError)?
 
     init(chunkCount: Int) {
@@ -46,20 +47,6 @@ final class ChunkSchedule: @unchecked Sendable {
         }
     }
 
-    /// Waits until every earlier chunk is placed, then places `chunk` (`storedBytes` long) right
-    /// after them and returns its offset; nil once a worker has failed.
-    func place(_ chunk: Int, storedBytes: Int) -> Int? {
-        condition.withLock {
-            while nextPlacement != chunk && failure == nil { condition.wait() }
-            guard failure == nil else { return nil }
-            let offset = placementOffset
-            placementOffset += storedBytes
-            nextPlacement += 1
-            condition.broadcast()
-            return offset
-        }
-    }
-
     func fail(_ chunk: Int, _ error: CheckpointError) {
         condition.withLock {
             if failure.map({ chunk < $0.chunk }) ?? true { failure = (chunk, error) }
@@ -69,6 +56,82 @@ final class ChunkSchedule: @unchecked Sendable {
 
     /// The failure of the lowest-numbered chunk, once all workers are done.
     var firstFailure: CheckpointError? { condition.withLock { failure?.error } }
+}
+
+/// Spare output buffers and encoded chunks waiting for their place. Deadlock-free as long as a worker
+/// takes a buffer before it claims a chunk: then the earliest chunk not yet placed is always either
+/// unclaimed (the next claim, by a worker holding a buffer) or being encoded by a worker holding one.
+/// All state is guarded by `condition`, hence @unchecked Sendable.
+final class ChunkPlacement<Pending>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var spare: [UnsafeMutableRawBufferPointer]
+    private let all: [UnsafeMutableRawBufferPointer]
+    private var parked: [Int: (pending: Pending, storedBytes: Int)] = [:]
+    private var nextPlacement = 0
+    private var placementOffset = 0
+    private var writing = false
+    private var cancelled = false
+
+    /// `buffers` spare buffers of `bytes` bytes each, freed on deinit.
+    init(buffers: Int, bytes: Int) {
+        all = (0..<buffers).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 64) }
+        spare = all
+    }
+
+    deinit { all.forEach { $0.deallocate() } }
+
+    /// A spare buffer, waiting for one if need be; nil once cancelled.
+    func takeBuffer() -> UnsafeMutableRawBufferPointer? {
+        condition.withLock {
+            while spare.isEmpty && !cancelled { condition.wait() }
+            return cancelled ? nil : spare.removeLast()
+        }
+    }
+
+    func giveBack(_ buffer: UnsafeMutableRawBufferPointer) {
+        condition.withLock {
+            spare.append(buffer)
+            condition.signal()
+        }
+    }
+
+    /// Parks encoded `chunk` (`storedBytes` long) until it is its turn to be placed. Returns true
+    /// if the caller is now the writer, who must call placeNext() until it returns nil: one thread
+    /// writes at a time, in file order (concurrent pwrites to one file contend in the kernel: writing
+    /// 280 MB in 3.5 MB pieces took 0.12-0.14 s of system time from two threads, 0.07-0.08 s from one).
+    func park(_ chunk: Int, _ pending: Pending, storedBytes: Int) -> Bool {
+        condition.withLock {
+            parked[chunk] = (pending, storedBytes)
+            if writing { return false }
+            writing = true
+            return true
+        }
+    }
+
+    /// For the writer: the next chunk in order if it is parked, with its offset from the start of
+    /// the section area (right after the chunk before it); nil, ending the caller's turn as the
+    /// writer, if it is not encoded yet or after cancel().
+    func placeNext() -> (chunk: Int, offset: Int, pending: Pending)? {
+        condition.withLock {
+            guard !cancelled, let next = parked.removeValue(forKey: nextPlacement) else {
+                writing = false
+                return nil
+            }
+            defer {
+                nextPlacement += 1
+                placementOffset += next.storedBytes
+            }
+            return (nextPlacement, placementOffset, next.pending)
+        }
+    }
+
+    /// Wakes every waiting worker with nil, for good.
+    func cancel() {
+        condition.withLock {
+            cancelled = true
+            condition.broadcast()
+        }
+    }
 }
 
 /// One value per chunk, set by whichever worker handles the chunk, read after all are done.

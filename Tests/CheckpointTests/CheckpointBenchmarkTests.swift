@@ -6,7 +6,8 @@
 // WAVEMIX_BENCH_ROUNDS=<n> (default 3) sets the repetitions; WAVEMIX_BENCH_ALL=1 also measures the
 // other writer configurations. Every line starts with "bench:" so scripts can collect them; the
 // stall line is the time of CheckpointWriter.write alone, which the trainer calls synchronously on
-// rank 0, and the save line adds CheckpointDirectory's pointer update and rotation.
+// rank 0, and the save line adds CheckpointDirectory's pointer update and rotation. Each timed save
+// starts after sync(), as a trainer's would, minutes after the previous one.
 import Foundation
 import XCTest
 @testable import Checkpoint
@@ -46,14 +47,20 @@ final class CheckpointBenchmarkTests: XCTestCase {
         for (label, options) in configurations {
             var writer = CheckpointWriter(metadata: TrainState(), options: options)
             for (name, values) in sections { writer.add(name, floats: values) }
-            for _ in 0..<rounds {
+            for round in 0..<rounds {
+                // A trainer saves every few minutes, long after the previous save's writeback and
+                // the journal commits of its deletions are over; back-to-back saves would each pay
+                // for the last one's (the disk is mounted with online discard). So settle first.
+                sync()
                 step += 1
-                let stallPath = runDirectory + "/stall.wmx"
+                let stallPath = runDirectory + "/stall-\(round).wmx"
                 var start = Date()
                 try writer.write(to: stallPath)
                 let stall = Date().timeIntervalSince(start)
                 print(String(format: "bench: stall (%@, CheckpointWriter.write, fsync + rename): %.2f GB/s (%.3f s), load average %@",
                              label, rawBytes / stall / 1e9, stall, loadAverage()))
+                unlink(stallPath)
+                sync()
                 step += 1
                 start = Date()
                 let path = try directory.save(writer, step: step, keep: 1)
