@@ -27,17 +27,21 @@ public struct CheckpointWriter {
         public var entropyCodedPlanes: Bool
         /// Raw bytes per independently compressed chunk.
         public var chunkBytes: Int
-        /// Threads compressing chunks.
+        /// Threads compressing chunks (one more writes them).
         public var threads: Int
+        /// Write whole blocks with O_DIRECT, around the page cache, where the file system is ext4 or
+        /// xfs (TemporaryFile); elsewhere, or when false, write through the page cache.
+        public var directIO: Bool
 
         public init(level: Int32 = 1, byteShuffle: Bool = true, entropyCodedPlanes: Bool = true, chunkBytes: Int = 4 << 20,
-                    threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+                    threads: Int = ProcessInfo.processInfo.activeProcessorCount, directIO: Bool = true) {
             precondition((1...CheckpointFormat.maxChunkBytes).contains(chunkBytes), "chunkBytes must be 1...\(CheckpointFormat.maxChunkBytes)")
             self.level = level
             self.byteShuffle = byteShuffle
             self.entropyCodedPlanes = entropyCodedPlanes
             self.chunkBytes = chunkBytes
             self.threads = max(1, threads)
+            self.directIO = directIO
         }
     }
 
@@ -123,7 +127,7 @@ public struct CheckpointWriter {
 
         let file: TemporaryFile
         do throws(SystemCallError) {
-            file = try TemporaryFile(finalPath: path)
+            file = try TemporaryFile(finalPath: path, directIO: options.directIO)
         } catch {
             if error.meansNotWritable { throw .notWritable(directory: directoryOf(path), reason: error.reason) }
             throw CheckpointError(error, reportedAs: path)

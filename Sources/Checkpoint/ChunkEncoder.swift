@@ -1,8 +1,8 @@
 // The write half of the chunk pipeline: each worker hashes a chunk's raw bytes, encodes it as the
-// segments of codec "segments" (CheckpointFormat.swift) and hashes the stored bytes; chunks get
-// their place in order (ChunkPlacement) and are pwritten there by whichever worker finds them
-// ready, so encoding on one thread overlaps writing on another and no buffer the size of the
-// checkpoint is ever allocated.
+// segments of codec "segments" (CheckpointFormat.swift), hashes the stored bytes and parks the
+// result (ChunkPlacement); a writer thread takes the chunks in order and appends them to the file
+// (StoredChunkStream, direct I/O where the file allows), so encoding overlaps writing and no
+// buffer the size of the checkpoint is ever allocated.
 //
 // A byte-shuffled chunk is split into four planes in the worker's buffer; each plane that looks
 // compressible (ByteShuffle.looksCompressible) is replaced by its zstd frame when that is smaller,
@@ -42,26 +42,42 @@ enum ChunkEncoder {
     }
 
     /// Encodes `chunks` on up to `threads` threads and writes them back to back, in order, into
-    /// `file` from `dataStart`. `afterChunk(i)` runs on the worker that has just written chunk i.
-    /// Errors name `path`, the file being replaced.
+    /// `file` from `dataStart` on one more thread (StoredChunkStream); returns what the table needs
+    /// and the end of the last chunk. `afterChunk(i)` runs on the writer just after chunk i is in
+    /// the file. Errors name `path`, the file being replaced.
     static func write(_ chunks: [ChunkSource], coding: ChunkCoding, threads: Int, to file: TemporaryFile, at dataStart: Int,
                       reportedAs path: String, afterChunk: @escaping @Sendable (Int) -> Void) throws(CheckpointError) -> [EncodedChunk] {
         let schedule = ChunkSchedule(chunkCount: chunks.count)
         let results = ChunkResults<EncodedChunk>(count: chunks.count)
         let largest = chunks.map(\.bytes.count).max() ?? 0
+        let workers = max(1, min(threads, chunks.count))
         // The stored bytes of a chunk are never longer than its raw bytes (segments that do not
         // shrink are stored as they are). Two spare buffers per worker: one being filled, one parked.
-        let placement = ChunkPlacement<Pending>(buffers: 2 * max(1, min(threads, chunks.count)), bytes: largest)
-        schedule.run(threads: threads) {
+        let placement = ChunkPlacement<Pending>(chunkCount: chunks.count, buffers: 2 * workers, bytes: largest)
+        let stream = StoredChunkStream(file: file, start: dataStart, largestChunk: largest)
+        let writerDone = DispatchSemaphore(value: 0)
+        let writer = Thread {
+            defer { writerDone.signal() }
+            while let (chunk, pending) = placement.takeNext() {
+                do throws(SystemCallError) {
+                    try stream.append(pending.stored)
+                } catch {
+                    schedule.fail(chunk, CheckpointError(error, reportedAs: path))
+                    placement.cancel()
+                    return
+                }
+                results.set(chunk, pending.result)
+                placement.giveBack(pending.buffer)
+                afterChunk(chunk)
+            }
+        }
+        writer.start()
+        schedule.run(threads: workers) {
             let chunkCompressor = ZstdCompressor(level: coding.level)
             let planeCompressor = ZstdCompressor(level: coding.level, entropyOnly: coding.entropyCodedPlanes)
             // A plane's frame is kept only if shorter than the plane.
             let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: largest / 4, alignment: 64)
             defer { frame.deallocate() }
-            func fail(_ index: Int, _ error: CheckpointError) {
-                schedule.fail(index, error)
-                placement.cancel()
-            }
             while let buffer = placement.takeBuffer() {
                 guard let index = schedule.claim() else {
                     placement.giveBack(buffer)
@@ -77,29 +93,27 @@ enum ChunkEncoder {
                         encoded = try encodeWhole(source.bytes, compressor: chunkCompressor, buffer: buffer)
                     }
                 } catch {
-                    return fail(index, .io(operation: "zstd compression", path: path, reason: error.reason))
+                    schedule.fail(index, .io(operation: "zstd compression", path: path, reason: error.reason))
+                    placement.cancel()
+                    return
                 }
                 let unchanged = encoded.bytes.baseAddress == source.bytes.baseAddress && encoded.bytes.count == source.bytes.count
                 let storedXXH64 = unchanged ? rawXXH64 : XXH64.hash(encoded.bytes)
                 let result = EncodedChunk(storedBytes: encoded.bytes.count, rawXXH64: rawXXH64, storedXXH64: storedXXH64, segments: encoded.segments)
-                guard placement.park(index, Pending(buffer: buffer, stored: encoded.bytes, result: result), storedBytes: encoded.bytes.count) else {
-                    continue  // another worker is writing and will write this chunk when its turn comes
-                }
-                // This worker is the writer: write every chunk whose turn has come, this one or others.
-                while let (chunk, offset, pending) = placement.placeNext() {
-                    do throws(SystemCallError) {
-                        try file.write(pending.stored, at: dataStart + offset)
-                    } catch {
-                        return fail(chunk, CheckpointError(error, reportedAs: path))
-                    }
-                    results.set(chunk, pending.result)
-                    placement.giveBack(pending.buffer)
-                    afterChunk(chunk)
-                }
+                placement.park(index, Pending(buffer: buffer, stored: encoded.bytes, result: result))
             }
         }
+        writerDone.wait()
         if let failure = schedule.firstFailure { throw failure }
-        return results.all
+        let end: Int
+        do throws(SystemCallError) {
+            end = try stream.finish()
+        } catch {
+            throw CheckpointError(error, reportedAs: path)
+        }
+        let encoded = results.all
+        precondition(end == dataStart + encoded.reduce(0) { $0 + $1.storedBytes }, "the stream ends where the chunks do")
+        return encoded
     }
 
     /// One segment: the zstd frame of `source` in `buffer` if shorter, else `source` itself.

@@ -44,14 +44,7 @@ final class ZstdCompressor {
 
     deinit { ZSTD_freeCCtx(context) }
 
-    /// Compresses `source` into one frame (content size recorded) and returns its length.
-    func compress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) throws(ZstdFailure) -> Int {
-        let result = ZSTD_compress2(context, destination.baseAddress, destination.count, source.baseAddress, source.count)
-        if ZSTD_isError(result) != 0 { throw ZstdFailure(code: result) }
-        return result
-    }
-
-    /// Compresses `source` into one frame if that frame fits in `destination` (give it fewer bytes
+    /// Compresses `source` into one frame (content size recorded) if that frame fits in `destination` (give it fewer bytes
     /// than `source` to keep only frames that save space) and returns its length; nil if it does not fit.
     func compressIfItFits(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) throws(ZstdFailure) -> Int? {
         let result = ZSTD_compress2(context, destination.baseAddress, destination.count, source.baseAddress, source.count)

@@ -23,7 +23,7 @@ final class CheckpointPipelineBenchmarkTests: XCTestCase {
         let path = (environment["WAVEMIX_BENCH_DIR"] ?? scratch.path) + "/pipeline-\(getpid()).wmx"
         defer { unlink(path) }
         let variants: [(String, CheckpointWriter.Options)] = [
-            ("default", .init()), ("default, 1 thread", .init(threads: 1)), ("planes at level 1", .init(entropyCodedPlanes: false)),
+            ("default", .init()), ("default, 1 thread", .init(threads: 1)), ("planes at level 1", .init(entropyCodedPlanes: false)), ("buffered", .init(directIO: false)), ("buffered, 1 thread", .init(threads: 1, directIO: false)),
         ]
         try sections[0].withUnsafeBytes { params in
             try sections[1].withUnsafeBytes { m in
@@ -35,7 +35,7 @@ final class CheckpointPipelineBenchmarkTests: XCTestCase {
                             let coding = ChunkCoding(level: options.level, entropyCodedPlanes: options.entropyCodedPlanes)
                             unlink(path)
                             sync()
-                            let file = try TemporaryFile(finalPath: path)
+                            let file = try TemporaryFile(finalPath: path, directIO: options.directIO)
                             let cpuBefore = cpuSeconds()
                             var start = Date()
                             let encoded = try ChunkEncoder.write(layout.sources, coding: coding, threads: options.threads, to: file, at: 4096,
