@@ -87,12 +87,11 @@ final class TemporaryFile: @unchecked Sendable {
 
     /// Writes `bytes` (address, length and `offset` multiples of directAlignment) at `offset`
     /// around the page cache when the file is open for direct I/O, else as write(_:at:) does. If
-    /// the file system refuses a direct write (EINVAL), gives up direct I/O for good and writes
-    /// buffered. Only one thread at a time may call it.
+    /// the file system refuses a direct write (EINVAL: it needs another alignment, or does not do
+    /// direct I/O after all), gives up direct I/O for good and writes buffered. Only one thread at
+    /// a time may call it.
     func writeDirect(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(SystemCallError) {
         if directDescriptor >= 0 {
-            precondition(offset % Self.directAlignment == 0 && bytes.count % Self.directAlignment == 0
-                          && Int(bitPattern: bytes.baseAddress) % Self.directAlignment == 0, "direct writes must be aligned")
             do throws(SystemCallError) {
                 try writeAll(bytes, at: offset, to: directDescriptor)
                 return
