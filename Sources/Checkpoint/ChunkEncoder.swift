@@ -42,9 +42,9 @@ enum ChunkEncoder {
     }
 
     /// Encodes `chunks` on up to `threads` threads and writes them back to back, in order, into
-    /// `file` from `dataStart` on one more thread (StoredChunkStream); returns what the table needs
-    /// and the end of the last chunk. `afterChunk(i)` runs on the writer just after chunk i is in
-    /// the file. Errors name `path`, the file being replaced.
+    /// `file` from `dataStart` on one more thread (StoredChunkStream); returns what the table needs.
+    /// `afterChunk(i)` runs on the writer just after chunk i is in the file (all of it but a last
+    /// partial block). Errors name `path`, the file being replaced.
     static func write(_ chunks: [ChunkSource], coding: ChunkCoding, threads: Int, to file: TemporaryFile, at dataStart: Int,
                       reportedAs path: String, afterChunk: @escaping @Sendable (Int) -> Void) throws(CheckpointError) -> [EncodedChunk] {
         let schedule = ChunkSchedule(chunkCount: chunks.count)
