@@ -22,8 +22,9 @@ public struct CheckpointWriter {
         /// Split float sections into byte planes before compression; planes that do not compress
         /// (low mantissa bytes) are then stored as they are.
         public var byteShuffle: Bool
-        /// Compress byte planes with zstd's entropy stage and almost no match search instead of
-        /// `level`: faster and, on float planes, smaller (ZstdCompressor).
+        /// Compress byte planes with zstd's entropy stage and almost no match search (at level 1,
+        /// whatever `level` says) instead of at `level`: faster and, on float planes, smaller
+        /// (ZstdCompressor).
         public var entropyCodedPlanes: Bool
         /// Raw bytes per independently compressed chunk.
         public var chunkBytes: Int

@@ -74,7 +74,8 @@ enum ChunkEncoder {
         writer.start()
         schedule.run(threads: workers) {
             let chunkCompressor = ZstdCompressor(level: coding.level)
-            let planeCompressor = ZstdCompressor(level: coding.level, entropyOnly: coding.entropyCodedPlanes)
+            // Entropy coding was tuned at level 1 (ZstdCompressor); `level` then applies to whole chunks only.
+            let planeCompressor = ZstdCompressor(level: coding.entropyCodedPlanes ? 1 : coding.level, entropyOnly: coding.entropyCodedPlanes)
             // A plane's frame is kept only if shorter than the plane.
             let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: largest / 4, alignment: 64)
             defer { frame.deallocate() }

@@ -23,7 +23,7 @@ final class CheckpointPipelineBenchmarkTests: XCTestCase {
         let path = (environment["WAVEMIX_BENCH_DIR"] ?? scratch.path) + "/pipeline-\(getpid()).wmx"
         defer { unlink(path) }
         let variants: [(String, CheckpointWriter.Options)] = [
-            ("default", .init()), ("default, 1 thread", .init(threads: 1)), ("planes at level 1", .init(entropyCodedPlanes: false)), ("buffered", .init(directIO: false)), ("buffered, 1 thread", .init(threads: 1, directIO: false)),
+            ("default", .init()), ("default, 1 thread", .init(threads: 1)), ("buffered", .init(directIO: false)),
         ]
         print("bench: direct I/O where the benchmark writes: \((try? TemporaryFile(finalPath: path + ".probe", directIO: true))?.isDirect == true ? "yes" : "no")")
         try sections[0].withUnsafeBytes { params in
