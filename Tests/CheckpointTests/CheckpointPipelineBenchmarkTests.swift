@@ -1,6 +1,8 @@
-// Where a save's time goes, for the 84M floats of CheckpointBenchmarkTests: encoding and writing the
-// chunks into the temporary file (CPU work and copies into the page cache) versus the commit (fsync,
-// rename, directory fsync: the disk). Skipped unless WAVEMIX_BENCH=1; never asserts on time.
+// Where a save's time goes, for the 84M floats of CheckpointBenchmarkTests: encoding the chunks and
+// writing them into the temporary file (CPU, and the disk with direct I/O or the page cache
+// without) versus the commit (fsync, rename, directory fsync), with the process's CPU time, for
+// the default writer and variants; and one thread's encoding speed alone, in memory. Skipped
+// unless WAVEMIX_BENCH=1; never asserts on time.
 //     WAVEMIX_BENCH=1 swift test -c release --filter CheckpointPipelineBenchmarkTests
 import Foundation
 import XCTest
@@ -23,7 +25,8 @@ final class CheckpointPipelineBenchmarkTests: XCTestCase {
         let path = (environment["WAVEMIX_BENCH_DIR"] ?? scratch.path) + "/pipeline-\(getpid()).wmx"
         defer { unlink(path) }
         let variants: [(String, CheckpointWriter.Options)] = [
-            ("default", .init()), ("default, 1 thread", .init(threads: 1)), ("buffered", .init(directIO: false)),
+            ("default", .init()), ("default, 1 thread", .init(threads: 1)), ("planes at level 1", .init(entropyCodedPlanes: false)),
+            ("buffered", .init(directIO: false)),
         ]
         print("bench: direct I/O where the benchmark writes: \((try? TemporaryFile(finalPath: path + ".probe", directIO: true))?.isDirect == true ? "yes" : "no")")
         try sections[0].withUnsafeBytes { params in
@@ -39,7 +42,7 @@ final class CheckpointPipelineBenchmarkTests: XCTestCase {
                             let file = try TemporaryFile(finalPath: path, directIO: options.directIO)
                             let cpuBefore = cpuSeconds()
                             var start = Date()
-                            let encoded = try ChunkEncoder.write(layout.sources, coding: coding, threads: options.threads, to: file, at: 4096,
+                            let encoded = try ChunkEncoder.write(layout.sources, coding: coding, threads: options.threads, to: file, at: 3000,
                                                                  reportedAs: path, afterChunk: { _ in })
                             let encoding = Date().timeIntervalSince(start)
                             start = Date()
@@ -48,7 +51,7 @@ final class CheckpointPipelineBenchmarkTests: XCTestCase {
                             let cpu = cpuSeconds()
                             let userSeconds = cpu.user - cpuBefore.user, systemSeconds = cpu.system - cpuBefore.system
                             let stored = Double(encoded.reduce(0) { $0 + $1.storedBytes })
-                            print(String(format: "bench: pipeline (%@): encode + pwrite %.3f s (%.2f GB/s raw), fsync + rename + dir fsync %.3f s, total %.2f GB/s, ratio %.3f, CPU %.3f s user + %.3f s system, load average %@",
+                            print(String(format: "bench: pipeline (%@): encode + write %.3f s (%.2f GB/s raw), fsync + rename + dir fsync %.3f s, total %.2f GB/s, ratio %.3f, CPU %.3f s user + %.3f s system, load average %@",
                                          label, encoding, rawBytes / encoding / 1e9, commit, rawBytes / (encoding + commit) / 1e9, rawBytes / stored,
                                          userSeconds, systemSeconds,
                                          (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "?"))
