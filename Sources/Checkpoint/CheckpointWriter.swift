@@ -133,6 +133,8 @@ public struct CheckpointWriter {
             if error.meansNotWritable { throw .notWritable(directory: directoryOf(path), reason: error.reason) }
             throw CheckpointError(error, reportedAs: path)
         }
+        // On any failure the temporary file goes now, not whenever the writer thread lets go of it.
+        defer { file.discard() }
         let coding = ChunkCoding(level: options.level, entropyCodedPlanes: options.entropyCodedPlanes)
         let encoded = try ChunkEncoder.write(layout.sources, coding: coding, threads: options.threads, to: file,
                                              at: dataStart, reportedAs: path, afterChunk: Self.pauseHook(halfway: layout.halfwayChunk))

@@ -1,7 +1,7 @@
 // The write half of the chunk pipeline: each worker hashes a chunk's raw bytes, encodes it as the
-// segments of codec "segments" (CheckpointFormat.swift), hashes the stored bytes and parks the
-// result (ChunkPlacement); a writer thread takes the chunks in order and appends them to the file
-// (StoredChunkStream, direct I/O where the file allows), so encoding overlaps writing and no
+// segments of codec "segments" (CheckpointFormat.swift) and parks the result (ChunkPlacement); a
+// writer thread takes the chunks in order, hashes their stored bytes as it appends them to the
+// file (StoredChunkStream, direct I/O where the file allows), so encoding overlaps writing and no
 // buffer the size of the checkpoint is ever allocated.
 //
 // A byte-shuffled chunk is split into four planes in the worker's buffer; each plane that looks
@@ -34,11 +34,15 @@ struct ChunkCoding: Sendable {
 
 enum ChunkEncoder {
     /// An encoded chunk waiting for its place: its stored bytes (in `buffer`, or the caller's raw
-    /// bytes for a chunk stored as one raw segment) and what the table records.
+    /// bytes for a chunk stored as one raw segment), their checksum if known (that of the raw bytes
+    /// when they are the same bytes; the writer computes the others as it writes them), and its
+    /// raw checksum and segments.
     private struct Pending: @unchecked Sendable {
         let buffer: UnsafeMutableRawBufferPointer
         let stored: UnsafeRawBufferPointer
-        let result: EncodedChunk
+        let storedXXH64: UInt64?
+        let rawXXH64: UInt64
+        let segments: [CheckpointSegment]
     }
 
     /// Encodes `chunks` on up to `threads` threads and writes them back to back, in order, into
@@ -59,14 +63,17 @@ enum ChunkEncoder {
         let writer = Thread {
             defer { writerDone.signal() }
             while let (chunk, pending) = placement.takeNext() {
+                let storedXXH64: UInt64
                 do throws(SystemCallError) {
-                    try stream.append(pending.stored)
+                    storedXXH64 = try stream.append(pending.stored)
                 } catch {
                     schedule.fail(chunk, CheckpointError(error, reportedAs: path))
                     placement.cancel()
                     return
                 }
-                results.set(chunk, pending.result)
+                precondition(pending.storedXXH64 == nil || pending.storedXXH64 == storedXXH64, "stored bytes changed while waiting")
+                results.set(chunk, EncodedChunk(storedBytes: pending.stored.count, rawXXH64: pending.rawXXH64, storedXXH64: storedXXH64,
+                                                segments: pending.segments))
                 placement.giveBack(pending.buffer)
                 afterChunk(chunk)
             }
@@ -99,9 +106,8 @@ enum ChunkEncoder {
                     return
                 }
                 let unchanged = encoded.bytes.baseAddress == source.bytes.baseAddress && encoded.bytes.count == source.bytes.count
-                let storedXXH64 = unchanged ? rawXXH64 : XXH64.hash(encoded.bytes)
-                let result = EncodedChunk(storedBytes: encoded.bytes.count, rawXXH64: rawXXH64, storedXXH64: storedXXH64, segments: encoded.segments)
-                placement.park(index, Pending(buffer: buffer, stored: encoded.bytes, result: result))
+                placement.park(index, Pending(buffer: buffer, stored: encoded.bytes, storedXXH64: unchanged ? rawXXH64 : nil,
+                                              rawXXH64: rawXXH64, segments: encoded.segments))
             }
         }
         writerDone.wait()

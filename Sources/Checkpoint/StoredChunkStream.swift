@@ -24,15 +24,17 @@ final class StoredChunkStream: @unchecked Sendable {
 
     deinit { staging.deallocate() }
 
-    /// Writes `bytes` right after what was appended before.
-    func append(_ bytes: UnsafeRawBufferPointer) throws(SystemCallError) {
+    /// Writes `bytes` right after what was appended before and returns their XXH64, computed while
+    /// they are copied into the staging buffer (direct I/O) or just before they are written.
+    func append(_ bytes: UnsafeRawBufferPointer) throws(SystemCallError) -> UInt64 {
         guard file.isDirect else {
+            let hash = XXH64.hash(bytes)
             try file.write(bytes, at: position)
             position += bytes.count
-            return
+            return hash
         }
         let alignment = TemporaryFile.directAlignment
-        (staging.baseAddress! + staged).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        let hash = XXH64.hash(bytes, copyingTo: staging.baseAddress! + staged)
         staged += bytes.count
         // Up to the first block boundary, buffered (the block also holds the end of the header).
         let head = min(staged, (alignment - position % alignment) % alignment)
@@ -45,6 +47,7 @@ final class StoredChunkStream: @unchecked Sendable {
             try file.writeDirect(UnsafeRawBufferPointer(rebasing: staging[0..<blocks]), at: position)
             consume(blocks)
         }
+        return hash
     }
 
     /// Writes what is still staged (less than one block, buffered) and returns the end offset.

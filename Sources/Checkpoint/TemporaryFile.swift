@@ -16,7 +16,7 @@ import CZstd  // fstatfs
 
 /// Threads may call write(_:at:) concurrently for disjoint ranges (pwrite on one descriptor is
 /// thread-safe); writeDirect(_:at:), which may give up direct I/O, one thread at a time; commit()
-/// once, by the owner, after all writes. Hence @unchecked Sendable.
+/// or discard() once, by the owner, after all writes. Hence @unchecked Sendable.
 final class TemporaryFile: @unchecked Sendable {
     let finalPath: String
     let path: String
@@ -24,6 +24,7 @@ final class TemporaryFile: @unchecked Sendable {
     /// A second descriptor of the same file opened with O_DIRECT, or -1.
     private var directDescriptor: Int32 = -1
     private var committed = false
+    private var discarded = false
 
     /// Name prefix and infix that mark temporary files (".NAME.tmp-PID").
     static let infix = ".tmp-"
@@ -52,11 +53,25 @@ final class TemporaryFile: @unchecked Sendable {
     }
 
     deinit {
-        if directDescriptor >= 0 { close(directDescriptor) }
+        closeDirect()
         if !committed {
             close(descriptor)
-            unlink(path)
+            if !discarded { unlink(path) }
         }
+    }
+
+    /// Removes the file now instead of when the last reference goes, which may be later than the
+    /// owner's (a thread that wrote to it can still be winding down); nothing once committed.
+    func discard() {
+        guard !committed && !discarded else { return }
+        discarded = true
+        closeDirect()
+        unlink(path)
+    }
+
+    private func closeDirect() {
+        if directDescriptor >= 0 { close(directDescriptor) }
+        directDescriptor = -1
     }
 
     /// Whether write(direct:at:) goes around the page cache.
@@ -97,8 +112,7 @@ final class TemporaryFile: @unchecked Sendable {
                 return
             } catch {
                 guard error.code == EINVAL else { throw error }
-                close(directDescriptor)
-                directDescriptor = -1
+                closeDirect()
             }
         }
         try write(bytes, at: offset)
@@ -118,6 +132,7 @@ final class TemporaryFile: @unchecked Sendable {
 
     /// fsyncs the data, renames the file over `finalPath` and fsyncs the directory.
     func commit() throws(SystemCallError) {
+        closeDirect()  // direct writes are done when they return; the fsync below covers them
         if fsync(descriptor) != 0 { throw SystemCallError(operation: "fsync", path: path, code: errno) }
         if rename(path, finalPath) != 0 { throw SystemCallError(operation: "rename", path: finalPath, code: errno) }
         committed = true

@@ -29,12 +29,13 @@ final class DirectIOTests: XCTestCase {
             for size in pieceSizes {
                 let piece = random.bytes(size)
                 expected += piece
-                try piece.withRawBytes { (bytes) throws(SystemCallError) in try stream.append(bytes) }
+                let hash = try piece.withRawBytes { (bytes) throws(SystemCallError) in try stream.append(bytes) }
+                XCTAssertEqual(hash, piece.withUnsafeBytes { XXH64.hash($0) }, "the checksum of what was appended")
             }
             XCTAssertEqual(try stream.finish(), expected.count)
+            XCTAssertEqual(file.isDirect, direct, "aligned writes are never refused")
             try file.commit()
             XCTAssertEqual(readBytes(path), expected, "start \(start)")
-            XCTAssertEqual(file.isDirect, direct, "aligned writes are never refused")
         }
     }
 
