@@ -1,6 +1,7 @@
 // XXH64 (xxHash, 64-bit, seed 0) in Swift: the checksum of the checkpoint header and of every stored
 // and raw chunk. Bit-identical to the reference implementation (the tests check published vectors
-// and zstd's frame checksum, which is the low 32 bits of XXH64). About 10 GB/s on one core here.
+// and zstd's frame checksum, which is the low 32 bits of XXH64). About 14 GB/s on one core here
+// (4 MiB in cache).
 
 enum XXH64 {
     private static let prime1: UInt64 = 0x9E37_79B1_85EB_CA87
