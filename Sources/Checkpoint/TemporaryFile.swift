@@ -1,14 +1,14 @@
 // Atomic replacement of a file: the bytes go to `.NAME.tmp-PID` in the same directory, are fsynced,
 // and the temporary file is renamed over NAME, after which the directory is fsynced. Until commit()
-// the final path is untouched; a TemporaryFile released without commit() removes its file, and a
-// process killed mid-write leaves only the hidden temporary file, which scans ignore.
+// the final path is untouched; a TemporaryFile discarded or released without commit() removes its
+// file, and a process killed mid-write leaves only the hidden temporary file, which scans ignore.
 //
 // A file can also be opened for direct I/O (a second descriptor with O_DIRECT, on ext4 and xfs):
 // writes of whole aligned blocks then go from the caller's memory to the disk without being copied
 // into the page cache. That copy was the largest single cost of a checkpoint save here: 25% of the
-// samples of a profiled save, 0.07-0.6 s of system time per 280 MB depending on the state of the
-// host's memory, against ~0.015 s with O_DIRECT. Other file systems (tmpfs refuses O_DIRECT;
-// network file systems can make it slower) get the buffered path.
+// samples of a profiled save, 0.07-0.36 s of system time per 280 MB (up to 0.6 s), against
+// 0.01-0.04 s with O_DIRECT. Other file systems (tmpfs refuses O_DIRECT; with network file systems
+// it can be slower) get the buffered path.
 import Foundation
 #if os(Linux)
 import CZstd  // fstatfs
