@@ -65,13 +65,12 @@ enum ChunkEncoder {
             while let (chunk, pending) = placement.takeNext() {
                 let storedXXH64: UInt64
                 do throws(SystemCallError) {
-                    storedXXH64 = try stream.append(pending.stored)
+                    storedXXH64 = try stream.append(pending.stored, knownXXH64: pending.storedXXH64)
                 } catch {
                     schedule.fail(chunk, CheckpointError(error, reportedAs: path))
                     placement.cancel()
                     return
                 }
-                precondition(pending.storedXXH64 == nil || pending.storedXXH64 == storedXXH64, "stored bytes changed while waiting")
                 results.set(chunk, EncodedChunk(storedBytes: pending.stored.count, rawXXH64: pending.rawXXH64, storedXXH64: storedXXH64,
                                                 segments: pending.segments))
                 placement.giveBack(pending.buffer)

@@ -24,17 +24,25 @@ final class StoredChunkStream: @unchecked Sendable {
 
     deinit { staging.deallocate() }
 
-    /// Writes `bytes` right after what was appended before and returns their XXH64, computed while
-    /// they are copied into the staging buffer (direct I/O) or just before they are written.
-    func append(_ bytes: UnsafeRawBufferPointer) throws(SystemCallError) -> UInt64 {
+    /// Writes `bytes` right after what was appended before and returns their XXH64: `knownXXH64`
+    /// when given, else computed while they are copied into the staging buffer (direct I/O) or just
+    /// before they are written.
+    func append(_ bytes: UnsafeRawBufferPointer, knownXXH64: UInt64? = nil) throws(SystemCallError) -> UInt64 {
         guard file.isDirect else {
-            let hash = XXH64.hash(bytes)
+            let hash = knownXXH64 ?? XXH64.hash(bytes)
             try file.write(bytes, at: position)
             position += bytes.count
             return hash
         }
         let alignment = TemporaryFile.directAlignment
-        let hash = XXH64.hash(bytes, copyingTo: staging.baseAddress! + staged)
+        let destination = staging.baseAddress! + staged
+        let hash: UInt64
+        if let knownXXH64 {
+            destination.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+            hash = knownXXH64
+        } else {
+            hash = XXH64.hash(bytes, copyingTo: destination)
+        }
         staged += bytes.count
         // Up to the first block boundary, buffered (the block also holds the end of the header).
         let head = min(staged, (alignment - position % alignment) % alignment)
