@@ -9,12 +9,14 @@
 // interleaved, ranges over runs, with the 1-minute load average; 84M floats, 336 MB: N(0, 0.02^2)
 // weights and AdamW moments; CheckpointBenchmarkTests, CheckpointPipelineBenchmarkTests):
 //   this writer vs the previous one (each chunk one level-1 zstd frame of its byte planes, pwrite
-//   through the page cache), CheckpointWriter.write including fsync, rename and directory fsync:
-//     load 1.4-1.6: median 1.09 GB/s (0.58-1.89) vs 0.71 (0.35-1.30); ratio 1.199 vs 1.188
+//   through the page cache), CheckpointWriter.write including fsync, rename and directory fsync,
+//   15 saves each per session:
+//     load 1.7-2.1: median 1.27 GB/s (1.01-1.44; 0.23-0.33 s) vs 0.76 (0.39-1.24); ratio 1.199 vs 1.188
+//     load 1.4-1.6: median 1.09 GB/s (0.58-1.89) vs 0.71 (0.35-1.30)
 //     load 2.3-2.9: median 1.10 GB/s (0.69-1.43) vs 0.67 (0.21-1.04)
 //     load 3.7-4.4: median 1.00 GB/s (0.50-2.01) vs 0.49 (0.25-1.12)
-//   load (readFloats into existing buffers) from the page cache, same runs: median 3.3-4.3 GB/s
-//   vs 1.5-3.0; from the disk (the file's pages dropped first): median 1.0-1.4 vs 0.8-1.1.
+//   load (readFloats into existing buffers) from the page cache, same sessions: median 3.3-4.3
+//   GB/s vs 1.5-3.0; from the disk (the file's pages dropped first): median 1.0-1.4 vs 0.8-1.2.
 // Where the time went and what each change bought (one thread, in memory unless said):
 //   - zstd level 1 on the sign/exponent plane: 0.33 GB/s of plane bytes, ratio 2.72; entropy-only
 //     zstd (ZstdCompressor): 0.88 GB/s, ratio 2.94. The mantissa planes do not compress (ratio
@@ -28,8 +30,9 @@
 //     while staging them for direct I/O (13.9 GB/s vs 11.2 for hash then copy) takes that hash
 //     off the workers. Fusing the raw hash into the split gained 4% of the split and was dropped.
 //   - Level 3 compresses worse (1.18) and slower. Not byte-shuffling: ratio 1.08.
-//   - With only ~1 core free (the usual state here), 1 encoding thread does as well as 2; 2 win on
-//     a quiet machine. fsync + rename + directory fsync: ~1-5 ms after direct writes, up to 50 ms
+//   - The host never had both cores free while this was measured; with about one free, 2 encoding
+//     threads did slightly better than 1 at load 1.1-1.4 (median 0.268 vs 0.283 s) and no better
+//     at load 2.6-3.4. fsync + rename + directory fsync: ~1-5 ms after direct writes, up to 50 ms
 //     when the rename replaces a file (online discard of its blocks).
 // Chunks of 4 MiB keep each worker's buffers in cache and let load decompress in parallel too,
 // which ZSTD_c_nbWorkers (compression only) would not; 1 MiB is no better, 16 MiB loads slower.
