@@ -7,18 +7,29 @@
 //          24       L bytes  header JSON (UTF-8), possibly followed by spaces, see below
 //          24 + L   UInt64   XXH64 of bytes [0, 24 + L): covers the fixed fields and the JSON
 //          32 + L   the section area: sections back to back in table order; a section is its
-//                   chunks back to back, each chunk one zstd frame of at most maxChunkBytes raw bytes
+//                   chunks back to back, each of at most maxChunkBytes raw bytes
 //
 // The header JSON is {"metadata": <the caller's JSON>, "sections": [CheckpointSection, ...]}; a
-// section records its name, element kind, count, byte shuffle, codec ("zstd"), offset in the
-// section area, raw and stored sizes, and per chunk the raw and stored sizes and the XXH64 of the
-// raw (decoded) and the stored (compressed) bytes, as 16 hex digits. The file ends exactly where
-// the last section ends. The writer reserves room for the table before the compressed sizes are
-// known and fills what the final table does not use with spaces (JSON whitespace).
+// section records its name, element kind, count, byte shuffle, codec, offset in the section area,
+// raw and stored sizes, and per chunk the raw and stored sizes and the XXH64 of the raw (decoded)
+// and the stored bytes, as 16 hex digits. The file ends exactly where the last section ends. The
+// writer reserves room for the table before the stored sizes are known and fills what the final
+// table does not use with spaces (JSON whitespace).
+//
+// Codecs (per section; both are format 1, so this build reads every file earlier builds wrote):
+//   "segments"  (what this build writes) each chunk lists its segments in order, each
+//               {"codec": "raw" | "zstd", "storedBytes": n}: four segments, one per byte plane, for
+//               a byte-shuffled chunk (a quarter of the chunk's raw bytes each), else one segment
+//               for the whole chunk. A "zstd" segment is one zstd frame of exactly the segment's
+//               raw bytes; a "raw" segment is those bytes as they are (storedBytes is their count).
+//               The stored checksum covers the chunk's segments back to back.
+//   "zstd"      (the first writers) each chunk is one zstd frame of its (byte-shuffled) raw bytes.
+// Builds that know only "zstd" refuse "segments" sections as an unknown codec, before decoding.
 //
 // Readers check, in order and before decoding anything: magic, version, flags, that the header
-// fits in the file, the header checksum, the JSON and the table's consistency, the file size; then
-// per chunk the stored checksum before decompressing and the raw checksum after.
+// fits in the file, the header checksum, the JSON and the table's consistency (segment sizes
+// included), the file size; then per chunk the stored checksum before decompressing and the raw
+// checksum after.
 
 public enum CheckpointFormat {
     /// The format this build writes and the newest it reads.
@@ -41,7 +52,10 @@ public enum CheckpointFormat {
     static let maxHeaderJSONBytes = 64 << 20
     /// Largest raw chunk accepted; bounds the readers' per-thread buffers.
     static let maxChunkBytes = 256 << 20
-    static let codec = "zstd"
+    /// The codec this build writes: chunks of raw or zstd segments.
+    static let segmentsCodec = "segments"
+    /// The codec of the first format-1 writers: each chunk one zstd frame. Still read.
+    static let zstdCodec = "zstd"
 
     /// The fixed 24 bytes for a header JSON of `jsonBytes` bytes.
     static func fixedHeader(jsonBytes: Int) -> [UInt8] {

@@ -57,7 +57,8 @@ struct CheckpointHeader {
             guard !section.name.isEmpty, names.insert(section.name).inserted else {
                 throw .corruptMetadata(path: path, reason: "empty or repeated section name '\(section.name)'")
             }
-            guard section.codec == CheckpointFormat.codec else { throw problem("unknown codec '\(section.codec)'") }
+            let segmented = section.codec == CheckpointFormat.segmentsCodec
+            guard segmented || section.codec == CheckpointFormat.zstdCodec else { throw problem("unknown codec '\(section.codec)'") }
             guard !section.byteShuffle || section.kind == .f32 else { throw problem("byte shuffle on \(section.kind.rawValue) data") }
             guard section.count >= 0,
                   case (let rawBytes, false) = section.count.multipliedReportingOverflow(by: section.kind.elementBytes),
@@ -71,8 +72,13 @@ struct CheckpointHeader {
                       chunk.rawBytes % section.kind.elementBytes == 0 else {
                     throw problem("chunk \(index) has \(chunk.rawBytes) raw bytes")
                 }
-                guard chunk.storedBytes > 0, chunk.storedBytes <= Zstd.compressBound(chunk.rawBytes) else {
-                    throw problem("chunk \(index) has \(chunk.storedBytes) stored bytes for \(chunk.rawBytes) raw")
+                if segmented {
+                    if let reason = segmentProblem(chunk, byteShuffle: section.byteShuffle) { throw problem("chunk \(index): \(reason)") }
+                } else {
+                    guard chunk.segments == nil else { throw problem("chunk \(index) has segments under codec '\(section.codec)'") }
+                    guard chunk.storedBytes > 0, chunk.storedBytes <= Zstd.compressBound(chunk.rawBytes) else {
+                        throw problem("chunk \(index) has \(chunk.storedBytes) stored bytes for \(chunk.rawBytes) raw")
+                    }
                 }
                 chunkRaw += chunk.rawBytes
                 chunkStored += chunk.storedBytes
@@ -84,6 +90,32 @@ struct CheckpointHeader {
         }
         return offset
     }
+}
+
+/// What is wrong with the segments of a chunk (whose raw size is already checked) under codec
+/// "segments", nil if nothing: one per byte plane or one for the whole chunk, raw ones exactly their
+/// raw size, zstd ones at most zstd's bound for it, together exactly the chunk's stored bytes.
+private func segmentProblem(_ chunk: CheckpointChunk, byteShuffle: Bool) -> String? {
+    guard let segments = chunk.segments else { return "no segments" }
+    let count = byteShuffle ? 4 : 1
+    guard segments.count == count else { return "\(segments.count) segments, expected \(count)" }
+    let segmentRawBytes = chunk.rawBytes / count
+    var stored = 0
+    for (index, segment) in segments.enumerated() {
+        switch segment.codec {
+        case .raw:
+            guard segment.storedBytes == segmentRawBytes else {
+                return "raw segment \(index) has \(segment.storedBytes) bytes, expected \(segmentRawBytes)"
+            }
+        case .zstd:
+            guard segment.storedBytes > 0, segment.storedBytes <= Zstd.compressBound(segmentRawBytes) else {
+                return "zstd segment \(index) has \(segment.storedBytes) stored bytes for \(segmentRawBytes) raw"
+            }
+        }
+        stored += segment.storedBytes
+    }
+    guard stored == chunk.storedBytes else { return "segments hold \(stored) stored bytes, the chunk \(chunk.storedBytes)" }
+    return nil
 }
 
 /// The library's part of the header JSON; the caller's metadata is decoded separately.

@@ -1,6 +1,7 @@
 // The section table of a .wmx file as the reader exposes it and the header JSON stores it: one
-// CheckpointSection per named array, each split into CheckpointChunks (one zstd frame each), and
-// where each chunk lies.
+// CheckpointSection per named array, each split into CheckpointChunks, and where each chunk lies.
+// Under codec "zstd" a chunk is one zstd frame; under codec "segments" it is one segment (or four,
+// one per byte plane, for byte-shuffled floats), each a zstd frame or the bytes as they are.
 
 /// What a section's elements are.
 public enum CheckpointSectionKind: String, Sendable, Codable {
@@ -22,7 +23,7 @@ public struct CheckpointSection: Sendable, Equatable, Codable {
     public let count: Int
     /// Whether the float bytes were split into byte planes before compression (ByteShuffle).
     public let byteShuffle: Bool
-    /// "zstd".
+    /// How chunks are stored: "segments" (what this build writes) or "zstd" (files written before it).
     public let codec: String
     /// Start of the section's first chunk, relative to the start of the section area.
     public let offset: Int
@@ -58,22 +59,40 @@ private func runningStarts(_ lengths: [Int], from origin: Int) -> [Int] {
     }
 }
 
-/// One zstd frame of a section with the checksums of its raw and stored bytes.
+/// One piece of a chunk's stored bytes under codec "segments": a byte plane (byte-shuffled floats,
+/// four segments per chunk) or the whole chunk (one segment), stored as a zstd frame or as is.
+public struct CheckpointSegment: Sendable, Equatable, Codable {
+    public enum Codec: String, Sendable, Codable {
+        /// The segment's raw bytes, unchanged (what does not compress: low mantissa bytes).
+        case raw
+        /// One zstd frame holding exactly the segment's raw bytes.
+        case zstd
+    }
+
+    public let codec: Codec
+    public let storedBytes: Int
+}
+
+/// A run of a section's elements, stored back to back with the other chunks, with the checksums of
+/// its raw (decoded) and stored bytes.
 public struct CheckpointChunk: Sendable, Equatable, Codable {
     public let rawBytes: Int
     public let storedBytes: Int
     public let rawXXH64: UInt64
     public let storedXXH64: UInt64
+    /// The stored bytes' segments, in order (codec "segments"); nil under codec "zstd".
+    public let segments: [CheckpointSegment]?
 
     enum CodingKeys: String, CodingKey {
-        case rawBytes, storedBytes, rawXXH64, storedXXH64
+        case rawBytes, storedBytes, rawXXH64, storedXXH64, segments
     }
 
-    init(rawBytes: Int, storedBytes: Int, rawXXH64: UInt64, storedXXH64: UInt64) {
+    init(rawBytes: Int, storedBytes: Int, rawXXH64: UInt64, storedXXH64: UInt64, segments: [CheckpointSegment]? = nil) {
         self.rawBytes = rawBytes
         self.storedBytes = storedBytes
         self.rawXXH64 = rawXXH64
         self.storedXXH64 = storedXXH64
+        self.segments = segments
     }
 
     public init(from decoder: any Decoder) throws {
@@ -82,6 +101,7 @@ public struct CheckpointChunk: Sendable, Equatable, Codable {
         storedBytes = try container.decode(Int.self, forKey: .storedBytes)
         rawXXH64 = try Self.decodeHex(container, .rawXXH64)
         storedXXH64 = try Self.decodeHex(container, .storedXXH64)
+        segments = try container.decodeIfPresent([CheckpointSegment].self, forKey: .segments)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -90,6 +110,7 @@ public struct CheckpointChunk: Sendable, Equatable, Codable {
         try container.encode(storedBytes, forKey: .storedBytes)
         try container.encode(Self.hex(rawXXH64), forKey: .rawXXH64)
         try container.encode(Self.hex(storedXXH64), forKey: .storedXXH64)
+        try container.encodeIfPresent(segments, forKey: .segments)
     }
 
     /// 16 lowercase hex digits.

@@ -34,9 +34,14 @@ struct ChunkLayout {
         self.sources = sources
     }
 
-    /// Per chunk, the largest frame zstd can produce and placeholder checksums.
+    /// Per chunk, the longest table entry encoding can produce: stored sizes are at most the raw
+    /// ones, "zstd" is longer than "raw", and checksums have a fixed width.
     var upperBounds: [EncodedChunk] {
-        sources.map { EncodedChunk(storedBytes: Zstd.compressBound($0.bytes.count), rawXXH64: 0, storedXXH64: 0) }
+        sources.map { source in
+            let planes = source.byteShuffle ? 4 : 1
+            return EncodedChunk(storedBytes: source.bytes.count, rawXXH64: 0, storedXXH64: 0,
+                                segments: Array(repeating: CheckpointSegment(codec: .zstd, storedBytes: source.bytes.count / planes), count: planes))
+        }
     }
 
     /// The chunk whose end reaches half of all raw bytes (-1 when there are no chunks).
@@ -55,12 +60,12 @@ struct ChunkLayout {
         let table = sections.map { section in
             let sectionChunks = section.chunks.map { index in
                 CheckpointChunk(rawBytes: sources[index].bytes.count, storedBytes: chunks[index].storedBytes,
-                                rawXXH64: chunks[index].rawXXH64, storedXXH64: chunks[index].storedXXH64)
+                                rawXXH64: chunks[index].rawXXH64, storedXXH64: chunks[index].storedXXH64, segments: chunks[index].segments)
             }
             let storedBytes = sectionChunks.reduce(0) { $0 + $1.storedBytes }
             defer { offset += storedBytes }
             return CheckpointSection(name: section.name, kind: section.kind, count: section.count, byteShuffle: section.byteShuffle,
-                                     codec: CheckpointFormat.codec, offset: offset, rawBytes: section.count * section.kind.elementBytes,
+                                     codec: CheckpointFormat.segmentsCodec, offset: offset, rawBytes: section.count * section.kind.elementBytes,
                                      storedBytes: storedBytes, chunks: sectionChunks)
         }
         let encoder = JSONEncoder()

@@ -1,6 +1,7 @@
 // XXH64 (xxHash, 64-bit, seed 0) in Swift: the checksum of the checkpoint header and of every stored
 // and raw chunk. Bit-identical to the reference implementation (the tests check published vectors
-// and zstd's frame checksum, which is the low 32 bits of XXH64). About 10 GB/s on one core here.
+// and zstd's frame checksum, which is the low 32 bits of XXH64). About 14 GB/s on one core here
+// (4 MiB in cache).
 
 enum XXH64 {
     private static let prime1: UInt64 = 0x9E37_79B1_85EB_CA87
@@ -10,6 +11,13 @@ enum XXH64 {
     private static let prime5: UInt64 = 0x27D4_EB2F_1656_67C5
 
     static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        hash(bytes, copyingTo: nil)
+    }
+
+    /// The hash of `bytes`, which are also copied to `destination` (when given) in the same pass:
+    /// the writer stages stored chunks for direct I/O this way, reading them once instead of twice.
+    @inline(__always)
+    static func hash(_ bytes: UnsafeRawBufferPointer, copyingTo destination: UnsafeMutableRawPointer?) -> UInt64 {
         let count = bytes.count
         guard let base = bytes.baseAddress, count > 0 else { return avalanche(prime5) }
         var offset = 0
@@ -17,10 +25,20 @@ enum XXH64 {
         if count >= 32 {
             var v1 = prime1 &+ prime2, v2 = prime2, v3: UInt64 = 0, v4 = 0 &- prime1
             while offset + 32 <= count {
-                v1 = round(v1, base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-                v2 = round(v2, base.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
-                v3 = round(v3, base.loadUnaligned(fromByteOffset: offset + 16, as: UInt64.self))
-                v4 = round(v4, base.loadUnaligned(fromByteOffset: offset + 24, as: UInt64.self))
+                let lane1 = base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+                let lane2 = base.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self)
+                let lane3 = base.loadUnaligned(fromByteOffset: offset + 16, as: UInt64.self)
+                let lane4 = base.loadUnaligned(fromByteOffset: offset + 24, as: UInt64.self)
+                if let destination {
+                    destination.storeBytes(of: lane1, toByteOffset: offset, as: UInt64.self)
+                    destination.storeBytes(of: lane2, toByteOffset: offset + 8, as: UInt64.self)
+                    destination.storeBytes(of: lane3, toByteOffset: offset + 16, as: UInt64.self)
+                    destination.storeBytes(of: lane4, toByteOffset: offset + 24, as: UInt64.self)
+                }
+                v1 = round(v1, lane1)
+                v2 = round(v2, lane2)
+                v3 = round(v3, lane3)
+                v4 = round(v4, lane4)
                 offset += 32
             }
             h = rotl(v1, 1) &+ rotl(v2, 7) &+ rotl(v3, 12) &+ rotl(v4, 18)
@@ -31,6 +49,7 @@ enum XXH64 {
         } else {
             h = prime5
         }
+        if let destination, offset < count { (destination + offset).copyMemory(from: base + offset, byteCount: count - offset) }
         h &+= UInt64(count)
         while offset + 8 <= count {
             h ^= round(0, base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))

@@ -1,5 +1,5 @@
 // Tests of the building blocks: XXH64 against the xxHash project's sanity vectors (input: the
-// xxhsum test buffer) and the byte-plane shuffle against a plain reference.
+// xxhsum test buffer), also while copying, and the byte-plane shuffle against a plain reference.
 import XCTest
 @testable import Checkpoint
 
@@ -27,6 +27,19 @@ final class ChecksumAndShuffleTests: XCTestCase {
         let shifted = [0] + sanityBuffer
         for length in [0, 3, 31, 32, 33, 100, 1000] {
             XCTAssertEqual(xxh64(shifted[1..<(1 + length)]), xxh64(sanityBuffer[0..<length]), "length \(length)")
+        }
+    }
+
+    func testXXH64WhileCopyingHashesAndCopiesEveryByte() {
+        let shifted = [0] + sanityBuffer
+        for length in [0, 1, 7, 31, 32, 33, 63, 64, 100, 1000, 2366] {
+            var copy = [UInt8](repeating: 0xAA, count: length + 2)
+            let hash = shifted[1..<(1 + length)].withUnsafeBytes { source in
+                copy.withUnsafeMutableBytes { XXH64.hash(source, copyingTo: $0.baseAddress! + 1) }
+            }
+            XCTAssertEqual(hash, xxh64(sanityBuffer[0..<length]), "length \(length)")
+            XCTAssertEqual(Array(copy[1..<(1 + length)]), Array(sanityBuffer[0..<length]), "length \(length)")
+            XCTAssertEqual([copy[0], copy[length + 1]], [0xAA, 0xAA], "nothing outside the destination, length \(length)")
         }
     }
 
