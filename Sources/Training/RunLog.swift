@@ -5,16 +5,37 @@ import Foundation
 
 final class RunLog {
     private let isWriter: Bool
+    private let path: String
     private var metrics: FileHandle?
 
     init(runDirectory: String, isWriter: Bool, append: Bool) throws {
         self.isWriter = isWriter
+        path = runDirectory + "/metrics.jsonl"
         guard isWriter else { return }
-        let path = runDirectory + "/metrics.jsonl"
         if !append || !FileManager.default.fileExists(atPath: path) {
             guard FileManager.default.createFile(atPath: path, contents: nil) else {
                 throw InputError("\(path): cannot create the metrics file")
             }
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw InputError("\(path): cannot open for writing") }
+        handle.seekToEndOfFile()
+        metrics = handle
+    }
+
+    /// Drops the entries of steps after `step`: a run resumed from that step's checkpoint logs
+    /// them again. The file is rewritten atomically.
+    func forget(after step: Int) throws {
+        guard isWriter, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
+        let kept = text.split(separator: "\n").filter { line in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let logged = object["step"] as? Int else { return true }
+            return logged <= step
+        }
+        try? metrics?.close()
+        do {
+            try (kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw InputError("\(path): cannot rewrite: \(error.localizedDescription)")
         }
         guard let handle = FileHandle(forWritingAtPath: path) else { throw InputError("\(path): cannot open for writing") }
         handle.seekToEndOfFile()

@@ -131,6 +131,7 @@ public final class Trainer {
         epoch = metadata.epoch
         positionInEpoch = metadata.positionInEpoch
         savedAtStep = step
+        try log.forget(after: step)
     }
 
     /// Loads weights (a state dict) before training starts: fine-tuning from imported weights.

@@ -84,6 +84,13 @@ final class ResumeTests: XCTestCase {
         XCTAssertTrue(resumed.stdout.contains("resuming at step 5"), resumed.output)
         try runs.train(ranks: 1, Self.recipe + ["--batch-size", "16", "--run-dir", "\(dir)/straight"])
         XCTAssertTrue(TrainingRuns.identical("\(dir)/straight/model.safetensors", "\(dir)/run/model.safetensors"))
+        // Steps the killed run logged after its last checkpoint are logged again by the resumed run,
+        // once: metrics.jsonl has each training step at most once, in order.
+        let steps = try String(contentsOfFile: "\(dir)/run/metrics.jsonl", encoding: .utf8).split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]).flatMap { $0["loss"] != nil ? $0["step"] as? Int : nil }
+        }
+        XCTAssertEqual(steps, steps.sorted())
+        XCTAssertEqual(steps.count, Set(steps).count, "duplicate steps in metrics.jsonl: \(steps)")
     }
 
     func testResumeAutoSkipsACorruptNewestCheckpoint() throws {
