@@ -13,10 +13,13 @@
 /// m+1 (tap 0) and m (tap 2).
 private let subPixelOffset = [[0, -1], [1, 0]]
 private let subPixelTap = [[1, 3], [0, 2]]
+/// Floats of gathered patches per forward chunk: 2 MiB, so the GEMM reads them from cache right
+/// after the gather wrote them (measured: 78 GFLOP/s with 16 MiB chunks, 91 with 2 MiB, 1 thread).
+private let subPixelChunkBudget = 1 << 19
 
 public func convTranspose2dScratchCount(_ g: PatchGeometry, cin: Int) -> Int {
     let backward = 2 * cin * g.patchSize + chunkRows(total: g.rows, rowFloats: g.patchSize) * g.patchSize
-    let forward = 16 * cin * g.channels + chunkRows(total: g.rows, rowFloats: 4 * cin, budget: 1 << 22) * (4 * cin + g.channels)
+    let forward = 16 * cin * g.channels + chunkRows(total: g.rows, rowFloats: 4 * cin, budget: subPixelChunkBudget) * (4 * cin + g.channels)
     return max(backward, forward)
 }
 
@@ -49,7 +52,7 @@ public func convTranspose2dForward(
             } }
         } }
     } }
-    let chunk = chunkRows(total: g.rows, rowFloats: k4, budget: 1 << 22)
+    let chunk = chunkRows(total: g.rows, rowFloats: k4, budget: subPixelChunkBudget)
     let cols = scratch + 16 * cin * cout, product = cols + chunk * k4
     let out = UnsafeSendable(y)
     var q0 = 0

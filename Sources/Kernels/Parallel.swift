@@ -1,11 +1,11 @@
-// Work splitting for the element-wise kernels. GEMMs are threaded by OpenBLAS; everything else
-// splits a range of rows into at most `Parallel.threads` contiguous pieces. Results never depend
+// Work splitting on one thread pool, for the element-wise kernels and the GEMM blocks (BLAS.swift).
+// Element-wise kernels split a range of rows into at most `Parallel.threads` contiguous pieces. Results never depend
 // on the thread count: every piece computes exactly what the serial loop would for its rows, and
 // reductions combine fixed-size partial sums in a fixed order.
 import Dispatch
 
 public enum Parallel {
-    /// Threads used by element-wise kernels (set once at start-up, with `BLAS.setThreads`).
+    /// Threads used by the kernels and GEMMs (set once at start-up).
     nonisolated(unsafe) public static var threads = 1
 
     /// Calls `body(lo, hi)` over disjoint pieces covering 0..<count, in parallel when it pays.
