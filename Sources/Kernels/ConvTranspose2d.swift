@@ -33,14 +33,28 @@ func permuteTransposedWeight(_ w: UnsafePointer<Float>, cin: Int, cout: Int, tap
     }
 }
 
+/// A per-channel affine map and optional residual applied to each output as it is written:
+/// y = (convT + bias) * scale + shift + residual. An eval-mode BatchNorm and the residual add that
+/// follow the transposed convolution, without another pass over its output.
+public struct ChannelEpilogue {
+    public let scale: UnsafePointer<Float>, shift: UnsafePointer<Float>
+    public let residual: UnsafePointer<Float>?, ldr: Int
+
+    public init(scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, residual: UnsafePointer<Float>?, ldr: Int) {
+        self.scale = scale; self.shift = shift; self.residual = residual; self.ldr = ldr
+    }
+}
+
+/// y (row stride `ldy`, default cout) = convT(x) + bias, then `epilogue` when given.
 public func convTranspose2dForward(
     x: UnsafePointer<Float>, cin: Int, _ g: PatchGeometry,
     weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-    y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+    y: UnsafeMutablePointer<Float>, ldy: Int? = nil, epilogue: ChannelEpilogue? = nil,
+    scratch: UnsafeMutablePointer<Float>
 ) {
     precondition(g.kernel == 4 && g.stride == 2 && g.pad == 1 && g.height == 2 * g.gridHeight && g.width == 2 * g.gridWidth,
                  "convTranspose2dForward implements kernel 4, stride 2, padding 1")
-    let cout = g.channels, h = g.gridHeight, w = g.gridWidth, k4 = 4 * cin
+    let cout = g.channels, h = g.gridHeight, w = g.gridWidth, k4 = 4 * cin, ldy = ldy ?? g.channels
     // Class weights: classWeights[c] is [4*cin, cout], rows ordered (tap row, tap column, ci).
     let classWeights = scratch
     for py in 0..<2 { for px in 0..<2 {
@@ -80,8 +94,18 @@ public func convTranspose2dForward(
                 for q in (q0 + lo)..<(q0 + hi) {
                     let l = q % w, m = (q / w) % h, n = q / (w * h)
                     let src = product + (q - q0) * cout
-                    let dst = out.value + ((n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px) * cout
-                    if let bias { for co in 0..<cout { dst[co] = src[co] + bias[co] } }
+                    let pixel = (n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px
+                    let dst = out.value + pixel * ldy
+                    if let e = epilogue {
+                        let scale = e.scale, shift = e.shift
+                        if let bias { for co in 0..<cout { src[co] += bias[co] } }
+                        if let residual = e.residual {
+                            let res = residual + pixel * e.ldr
+                            for co in 0..<cout { dst[co] = src[co] * scale[co] + shift[co] + res[co] }
+                        } else {
+                            for co in 0..<cout { dst[co] = src[co] * scale[co] + shift[co] }
+                        }
+                    } else if let bias { for co in 0..<cout { dst[co] = src[co] + bias[co] } }
                     else { dst.update(from: src, count: cout) }
                 }
             }

@@ -152,17 +152,34 @@ public final class WaveMixModel {
             }
             dense("project", ff.project, x: acts.activated[k - 1], ldx: m, rows: rows, y: acts.projected[k - 1], ldy: ff.project.cout)
             let ug = upsampleGeometry(k, n, ff)
-            timed("fwd convT", flops: 2.0 * Double(ug.rows * ug.patchSize * ff.upsample.cin),
-                  floats: ug.rows * ff.upsample.cin + ug.patchSize * ff.upsample.cin + ug.batch * ug.height * ug.width * ug.channels) {
-                convTranspose2dForward(x: acts.projected[k - 1], cin: ff.upsample.cin, ug,
-                                       weight: p(ff.upsample.weight), bias: p(ff.upsample.bias),
-                                       y: acts.upsampled[k - 1], scratch: ws.convScratch)
-            }
+            let flops = 2.0 * Double(ug.rows * ug.patchSize * ff.upsample.cin)
+            let floats = ug.rows * ff.upsample.cin + ug.patchSize * ff.upsample.cin + ug.batch * ug.height * ug.width * ug.channels
             let (ph, pw) = geo.levelSize(k - 1)
-            let target = k == 1 ? out : acts.levels[k - 2] + c
-            batchNorm(ff.norm, x: acts.upsampled[k - 1], ldx: ff.norm.channels, rows: n * ph * pw, training: training,
-                      statistics: acts.statistics[k - 1], residual: k == 1 ? x : nil, ldr: c,
-                      y: target, ldy: k == 1 ? c : levelWidth(k - 1), ws)
+            let target = k == 1 ? out : acts.levels[k - 2] + c, ldTarget = k == 1 ? c : levelWidth(k - 1)
+            if training {
+                timed("fwd convT", flops: flops, floats: floats) {
+                    convTranspose2dForward(x: acts.projected[k - 1], cin: ff.upsample.cin, ug,
+                                           weight: p(ff.upsample.weight), bias: p(ff.upsample.bias),
+                                           y: acts.upsampled[k - 1], scratch: ws.convScratch)
+                }
+                batchNorm(ff.norm, x: acts.upsampled[k - 1], ldx: ff.norm.channels, rows: n * ph * pw, training: true,
+                          statistics: acts.statistics[k - 1], residual: k == 1 ? x : nil, ldr: c,
+                          y: target, ldy: ldTarget, ws)
+            } else {
+                // Eval: the BatchNorm (running statistics) and the residual add are applied as the
+                // transposed convolution writes each output, saving two passes over the largest tensor.
+                timed("fwd convT + batchnorm (eval)", flops: flops, floats: floats + (k == 1 ? ug.batch * ug.height * ug.width * c : 0)) {
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * ff.norm.channels) { affine in
+                        let scale = affine.baseAddress!, shift = scale + ff.norm.channels
+                        evalBatchNormAffine(ff.norm, scale: scale, shift: shift)
+                        convTranspose2dForward(x: acts.projected[k - 1], cin: ff.upsample.cin, ug,
+                                               weight: p(ff.upsample.weight), bias: p(ff.upsample.bias),
+                                               y: target, ldy: ldTarget,
+                                               epilogue: ChannelEpilogue(scale: scale, shift: shift, residual: k == 1 ? x : nil, ldr: c),
+                                               scratch: ws.convScratch)
+                    }
+                }
+            }
         }
     }
 
@@ -192,6 +209,16 @@ public final class WaveMixModel {
             batchNormApply(x: x, ldx: ldx, rows: rows, channels: c, scale: scale, shift: shift,
                            residual: residual, ldr: ldr, y: y, ldy: ldy)
         }
+        }
+    }
+
+    /// scale and shift of an eval-mode BatchNorm: y = x * scale + shift, from the running statistics.
+    private func evalBatchNormAffine(_ norm: BatchNormLayer, scale: UnsafeMutablePointer<Float>, shift: UnsafeMutablePointer<Float>) {
+        let c = norm.channels
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: c) { invStd in
+            batchNormEvalInvStd(runningVar: buffers.baseAddress! + norm.runningVar, channels: c, eps: 1e-5, invStd: invStd.baseAddress!)
+            batchNormAffine(gamma: p(norm.weight), beta: p(norm.bias), mean: buffers.baseAddress! + norm.runningMean,
+                            invStd: invStd.baseAddress!, channels: c, scale: scale, shift: shift)
         }
     }
 

@@ -98,6 +98,7 @@ final class ConvolutionTests: XCTestCase {
             naiveConvTranspose2d(x: x, n: n, h: h, w: w, cin: cin, weight: wt, bias: b, cout: cout, k: k, stride: stride, pad: pad).y
         }
         assertClose(y, naive(x, wt, b), "convT forward")
+        checkEpilogue(x: &x, cin: cin, g, weight: &wt, bias: &b, unfused: y)
         var dy = r, dx = [Float](repeating: 3, count: x.count)
         var dw = [Float](repeating: 0, count: wt.count), db = [Float](repeating: 0, count: cout)
         x.ptr { xp in wt.ptr { wp in dy.ptr { dyp in dx.ptr { dxp in dw.ptr { dwp in db.ptr { dbp in scratch.ptr { sp in
@@ -106,6 +107,26 @@ final class ConvolutionTests: XCTestCase {
         checkGradient("convT dx", samples: samples, values: &x, analytic: dx, eps: 0.5) { dot(naive($0, wt, b), r) }
         checkGradient("convT dW", samples: samples, values: &wt, analytic: dw, eps: 0.5) { dot(naive(x, $0, b), r) }
         checkGradient("convT db", samples: samples, values: &b, analytic: db, eps: 0.5) { dot(naive(x, wt, $0), r) }
+    }
+
+    /// The fused eval BatchNorm + residual writes, into a wider buffer, bitwise what the separate
+    /// pass computes from the plain output.
+    func checkEpilogue(x: inout [Float], cin: Int, _ g: PatchGeometry, weight: inout [Float], bias: inout [Float], unfused: [Float]) {
+        let c = g.channels, pixels = g.batch * g.height * g.width, ldy = c + 3, ldr = c + 1
+        var scale = randomArray(c, seed: 25), shift = randomArray(c, seed: 26), residual = randomArray(pixels * ldr, seed: 27)
+        var scratch = [Float](repeating: 0, count: convTranspose2dScratchCount(g, cin: cin))
+        var fused = [Float](repeating: -7, count: pixels * ldy)
+        x.ptr { xp in weight.ptr { wp in bias.ptr { bp in fused.ptr { yp in scratch.ptr { sp in
+        scale.ptr { sc in shift.ptr { sh in residual.ptr { rp in
+            convTranspose2dForward(x: xp, cin: cin, g, weight: wp, bias: bp, y: yp, ldy: ldy,
+                                   epilogue: ChannelEpilogue(scale: sc, shift: sh, residual: rp, ldr: ldr), scratch: sp)
+        } } } } } } } }
+        var separate = [Float](repeating: -7, count: pixels * ldy)
+        var plain = unfused
+        plain.ptr { xp in scale.ptr { sc in shift.ptr { sh in residual.ptr { rp in separate.ptr { yp in
+            batchNormApply(x: xp, ldx: c, rows: pixels, channels: c, scale: sc, shift: sh, residual: rp, ldr: ldr, y: yp, ldy: ldy)
+        } } } } }
+        XCTAssertEqual(fused, separate, "convT with epilogue differs from convT then BatchNorm apply")
     }
 
     func testConvTranspose() { checkConvTranspose(n: 2, h: 3, w: 5, cin: 3, cout: 4) }
