@@ -10,11 +10,12 @@
 import COpenBLAS
 
 /// C = alpha * op(A) * op(B) + beta * C, row-major. op(A) is m x k, op(B) is k x n, C is m x n.
+/// `split: false` runs it on the calling thread (for kernels that already run one piece per thread).
 public func gemm(
     transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
     b: UnsafePointer<Float>, ldb: Int,
-    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, split: Bool = true
 ) {
     if m == 0 || n == 0 { return }
     if k == 0 {
@@ -22,6 +23,13 @@ public func gemm(
         if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
         return
     }
+    if !split {
+        // A kernel's own parallel piece: stay on this thread (and out of the profiler's record,
+        // which the kernel fills from the calling thread).
+        sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        return
+    }
+    GEMMShape.observer?(GEMMShape(transA: transA, transB: transB, m: m, n: n, k: k, accumulate: beta != 0))
     let pieces = GEMMSplit.pieces(m: m, n: n, k: k)
     if pieces <= 1 {
         sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -44,6 +52,26 @@ public func gemm(
                   output.value + lo, ldc)
         }
     }
+}
+
+/// One gemm call's shape, as `wavemix bench --profile` records them to time the same GEMMs alone.
+public struct GEMMShape: Hashable, Sendable {
+    public let transA: Bool, transB: Bool
+    public let m: Int, n: Int, k: Int
+    public let accumulate: Bool
+
+    /// Called with every gemm's shape while set (profiling only; one thread sets it).
+    nonisolated(unsafe) public static var observer: ((GEMMShape) -> Void)?
+
+    public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+
+    /// Runs this GEMM on tightly packed buffers (at least `a`, `b`, `c` floats: see `sizes`).
+    public func run(a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>) {
+        gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: transA ? m : k, b: b, ldb: transB ? k : n,
+             beta: accumulate ? 1 : 0, c: c, ldc: n)
+    }
+
+    public var sizes: (a: Int, b: Int, c: Int) { (m * k, k * n, m * n) }
 }
 
 enum GEMMSplit {

@@ -2,10 +2,11 @@
 // im2col over chunks of output pixels, then one GEMM per chunk against the weight permuted from
 // PyTorch's [cout, cin, k, k] to tap-major [cout, k, k, cin]. Geometry: image = input, grid = output.
 
-/// Floats of scratch that conv2dForward/conv2dBackward need for this geometry.
-public func conv2dScratchCount(_ g: PatchGeometry, cout: Int) -> Int {
+/// Floats of scratch that conv2dForward/conv2dBackward need for this geometry; the forward gets
+/// one chunk of patches per thread for up to `threads` threads.
+public func conv2dScratchCount(_ g: PatchGeometry, cout: Int, threads: Int = 1) -> Int {
     let chunk = chunkRows(total: g.rows, rowFloats: g.patchSize)
-    return 2 * cout * g.patchSize + 2 * chunk * g.patchSize
+    return 2 * cout * g.patchSize + max(2, threads) * chunk * g.patchSize
 }
 
 /// PyTorch [cout, cin, k*k] -> tap-major [cout, k*k, cin].
@@ -18,24 +19,48 @@ func permuteConvWeight(_ w: UnsafePointer<Float>, cout: Int, cin: Int, taps: Int
     }
 }
 
+/// The output rows are split evenly over up to `scratchThreads` threads (what `scratch` was sized
+/// for); each gathers and multiplies its own chunks: one parallel region per call, and every
+/// output row computed the same way whatever the split.
 public func conv2dForward(
     x: UnsafePointer<Float>, _ g: PatchGeometry,
     weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, cout: Int,
-    y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+    y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, scratchThreads: Int = 1
 ) {
     let patch = g.patchSize, taps = g.kernel * g.kernel
-    let wp = scratch, cols = scratch + 2 * cout * patch
+    let wp = scratch
     permuteConvWeight(weight, cout: cout, cin: g.channels, taps: taps, into: wp)
     let chunk = chunkRows(total: g.rows, rowFloats: patch)
-    var q0 = 0
-    while q0 < g.rows {
-        let q1 = min(g.rows, q0 + chunk)
-        im2col(x, g, rows: q0, q1, into: cols)
-        gemm(transA: false, transB: true, m: q1 - q0, n: cout, k: patch,
-             a: cols, lda: patch, b: wp, ldb: patch, beta: 0, c: y + q0 * cout, ldc: cout)
-        q0 = q1
+    let pieces = max(1, min(Parallel.threads, max(2, scratchThreads), g.rows / 256))
+    if let observe = GEMMShape.observer {
+        for piece in 0..<pieces {
+            var q0 = g.rows * piece / pieces
+            let end = g.rows * (piece + 1) / pieces
+            while q0 < end {
+                observe(GEMMShape(transA: false, transB: true, m: min(end, q0 + chunk) - q0, n: cout, k: patch, accumulate: false))
+                q0 += chunk
+            }
+        }
     }
-    if let bias { addRowVector(bias, to: y, ld: cout, rows: g.rows, cols: cout) }
+    let buffers = UnsafeSendable(scratch + 2 * cout * patch), out = UnsafeSendable(y)
+    Parallel.forEach(pieces) { piece in
+        let cols = buffers.value + piece * chunk * patch
+        var q0 = g.rows * piece / pieces
+        let end = g.rows * (piece + 1) / pieces
+        while q0 < end {
+            let q1 = min(end, q0 + chunk)
+            im2col(x, g, rows: q0, q1, into: cols, split: false)
+            gemm(transA: false, transB: true, m: q1 - q0, n: cout, k: patch,
+                 a: cols, lda: patch, b: wp, ldb: patch, beta: 0, c: out.value + q0 * cout, ldc: cout, split: false)
+            if let bias {
+                for r in q0..<q1 {
+                    let row = out.value + r * cout
+                    for c in 0..<cout { row[c] += bias[c] }
+                }
+            }
+            q0 = q1
+        }
+    }
 }
 
 /// dWeight += dL/dW, dBias += dL/db, dx = dL/dx (overwritten; pass nil for the network input).

@@ -17,10 +17,16 @@ private let subPixelTap = [[1, 3], [0, 2]]
 /// after the gather wrote them (measured: 78 GFLOP/s with 16 MiB chunks, 91 with 2 MiB, 1 thread).
 private let subPixelChunkBudget = 1 << 19
 
-public func convTranspose2dScratchCount(_ g: PatchGeometry, cin: Int) -> Int {
+/// Floats of scratch the forward and backward need; the forward gets one chunk buffer per thread
+/// for up to `threads` threads.
+public func convTranspose2dScratchCount(_ g: PatchGeometry, cin: Int, threads: Int = 1) -> Int {
     let backward = 2 * cin * g.patchSize + chunkRows(total: g.rows, rowFloats: g.patchSize) * g.patchSize
-    let forward = 16 * cin * g.channels + chunkRows(total: g.rows, rowFloats: 4 * cin, budget: subPixelChunkBudget) * (4 * cin + g.channels)
+    let forward = 16 * cin * g.channels + max(1, threads) * subPixelChunkFloats(g, cin: cin)
     return max(backward, forward)
+}
+
+private func subPixelChunkFloats(_ g: PatchGeometry, cin: Int) -> Int {
+    chunkRows(total: g.rows, rowFloats: 4 * cin, budget: subPixelChunkBudget) * (4 * cin + g.channels)
 }
 
 /// PyTorch [cin, cout, k*k] -> [cin, k*k, cout].
@@ -45,12 +51,15 @@ public struct ChannelEpilogue {
     }
 }
 
-/// y (row stride `ldy`, default cout) = convT(x) + bias, then `epilogue` when given.
+/// y (row stride `ldy`, default cout) = convT(x) + bias, then `epilogue` when given. The input
+/// rows are split evenly over up to `scratchThreads` threads (what `scratch` was sized for); each
+/// thread gathers, multiplies and writes its own chunks, so the whole call is one parallel region.
+/// Every output row is computed the same way whatever the split.
 public func convTranspose2dForward(
     x: UnsafePointer<Float>, cin: Int, _ g: PatchGeometry,
     weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     y: UnsafeMutablePointer<Float>, ldy: Int? = nil, epilogue: ChannelEpilogue? = nil,
-    scratch: UnsafeMutablePointer<Float>
+    scratch: UnsafeMutablePointer<Float>, scratchThreads: Int = 1
 ) {
     precondition(g.kernel == 4 && g.stride == 2 && g.pad == 1 && g.height == 2 * g.gridHeight && g.width == 2 * g.gridWidth,
                  "convTranspose2dForward implements kernel 4, stride 2, padding 1")
@@ -67,17 +76,21 @@ public func convTranspose2dForward(
         } }
     } }
     let chunk = chunkRows(total: g.rows, rowFloats: k4, budget: subPixelChunkBudget)
-    let cols = scratch + 16 * cin * cout, product = cols + chunk * k4
-    let out = UnsafeSendable(y)
-    var q0 = 0
-    while q0 < g.rows {
-        let q1 = min(g.rows, q0 + chunk)
-        for py in 0..<2 { for px in 0..<2 {
-            let dy = subPixelOffset[py], dx = subPixelOffset[px]
-            let offsets = [(dy[0], dx[0]), (dy[0], dx[1]), (dy[1], dx[0]), (dy[1], dx[1])]
-            // Gather the class's 2x2 input patches.
-            Parallel.forRange(q1 - q0, minPerThread: max(1, 32_768 / k4)) { lo, hi in
-                for q in (q0 + lo)..<(q0 + hi) {
+    // One piece per thread, each worth at least a few GEMM tiles.
+    let pieces = max(1, min(Parallel.threads, scratchThreads, g.rows / 256))
+    recordSubPixelGEMMs(rows: g.rows, pieces: pieces, chunk: chunk, cin: cin, cout: cout)
+    let out = UnsafeSendable(y), buffers = UnsafeSendable(scratch + 16 * cin * cout)
+    Parallel.forEach(pieces) { piece in
+        let cols = buffers.value + piece * subPixelChunkFloats(g, cin: cin), product = cols + chunk * k4
+        var q0 = g.rows * piece / pieces
+        let end = g.rows * (piece + 1) / pieces
+        while q0 < end {
+            let q1 = min(end, q0 + chunk)
+            for py in 0..<2 { for px in 0..<2 {
+                let dy = subPixelOffset[py], dx = subPixelOffset[px]
+                let offsets = [(dy[0], dx[0]), (dy[0], dx[1]), (dy[1], dx[0]), (dy[1], dx[1])]
+                // Gather the class's 2x2 input patches.
+                for q in q0..<q1 {
                     let l = q % w, m = (q / w) % h, n = q / (w * h)
                     let row = cols + (q - q0) * k4
                     for (t, (dm, dl)) in offsets.enumerated() {
@@ -86,12 +99,10 @@ public func convTranspose2dForward(
                         else { (row + t * cin).update(from: x + ((n * h + iy) * w + ix) * cin, count: cin) }
                     }
                 }
-            }
-            gemm(transA: false, transB: false, m: q1 - q0, n: cout, k: k4, a: cols, lda: k4,
-                 b: classWeights + (py * 2 + px) * k4 * cout, ldb: cout, beta: 0, c: product, ldc: cout)
-            // Each row is one output pixel of this class: copy it there, adding the bias.
-            Parallel.forRange(q1 - q0, minPerThread: max(1, 32_768 / cout)) { lo, hi in
-                for q in (q0 + lo)..<(q0 + hi) {
+                gemm(transA: false, transB: false, m: q1 - q0, n: cout, k: k4, a: cols, lda: k4,
+                     b: classWeights + (py * 2 + px) * k4 * cout, ldb: cout, beta: 0, c: product, ldc: cout, split: false)
+                // Each row is one output pixel of this class: write it there, adding the bias.
+                for q in q0..<q1 {
                     let l = q % w, m = (q / w) % h, n = q / (w * h)
                     let src = product + (q - q0) * cout
                     let pixel = (n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px
@@ -108,9 +119,23 @@ public func convTranspose2dForward(
                     } else if let bias { for co in 0..<cout { dst[co] = src[co] + bias[co] } }
                     else { dst.update(from: src, count: cout) }
                 }
-            }
-        } }
-        q0 = q1
+            } }
+            q0 = q1
+        }
+    }
+}
+
+/// Tells a profiler the class GEMMs the pieces will run on their own threads.
+private func recordSubPixelGEMMs(rows: Int, pieces: Int, chunk: Int, cin: Int, cout: Int) {
+    guard let observe = GEMMShape.observer else { return }
+    for piece in 0..<pieces {
+        var q0 = rows * piece / pieces
+        let end = rows * (piece + 1) / pieces
+        while q0 < end {
+            let q1 = min(end, q0 + chunk)
+            for _ in 0..<4 { observe(GEMMShape(transA: false, transB: false, m: q1 - q0, n: cout, k: 4 * cin, accumulate: false)) }
+            q0 = q1
+        }
     }
 }
 

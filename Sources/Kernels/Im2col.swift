@@ -24,10 +24,11 @@ public struct PatchGeometry: Sendable {
 }
 
 /// cols[q - q0, :] = patch of grid point q, for q in q0..<q1.
+/// `split: false` stays on the calling thread (for a kernel's own per-thread piece).
 public func im2col(_ image: UnsafePointer<Float>, _ g: PatchGeometry, rows q0: Int, _ q1: Int,
-                   into cols: UnsafeMutablePointer<Float>) {
+                   into cols: UnsafeMutablePointer<Float>, split: Bool = true) {
     let c = g.channels, k = g.kernel, patch = g.patchSize
-    Parallel.forRange(q1 - q0, minPerThread: max(1, 32_768 / patch)) { lo, hi in
+    Parallel.forRange(q1 - q0, minPerThread: split ? max(1, 32_768 / patch) : Int.max) { lo, hi in
         for q in (q0 + lo)..<(q0 + hi) {
             let gx = q % g.gridWidth, gy = (q / g.gridWidth) % g.gridHeight, n = q / (g.gridWidth * g.gridHeight)
             let row = cols + (q - q0) * patch

@@ -68,9 +68,10 @@ public final class WaveMixModel {
 
     public func zeroGradients() { gradients.update(repeating: 0) }
 
-    /// Makes sure the arena holds batches of up to `batch` samples (reallocates only to grow).
+    /// Makes sure the arena holds batches of up to `batch` samples and scratch for the current
+    /// thread count (reallocates only to grow).
     public func reserve(batch: Int) {
-        if let w = workspace, w.batch >= batch { return }
+        if let w = workspace, w.batch >= batch, w.threads >= Parallel.threads { return }
         workspace = Workspace(config, arch, geo, batch: batch, dropout: config.dropout > 0)
     }
 
@@ -104,7 +105,8 @@ public final class WaveMixModel {
             let g = stemGeometry(i, n)
             timed("fwd stem conv\(conv.kernel)x\(conv.kernel)", flops: 2.0 * Double(g.rows * g.patchSize * conv.cout),
                   floats: n * g.height * g.width * conv.cin + g.patchSize * conv.cout + g.rows * conv.cout) {
-                conv2dForward(x: x, g, weight: p(conv.weight), bias: p(conv.bias), cout: conv.cout, y: out, scratch: ws.convScratch)
+                conv2dForward(x: x, g, weight: p(conv.weight), bias: p(conv.bias), cout: conv.cout, y: out, scratch: ws.convScratch,
+                              scratchThreads: ws.threads)
             }
             x = UnsafePointer(out)
         }
@@ -160,7 +162,7 @@ public final class WaveMixModel {
                 timed("fwd convT", flops: flops, floats: floats) {
                     convTranspose2dForward(x: acts.projected[k - 1], cin: ff.upsample.cin, ug,
                                            weight: p(ff.upsample.weight), bias: p(ff.upsample.bias),
-                                           y: acts.upsampled[k - 1], scratch: ws.convScratch)
+                                           y: acts.upsampled[k - 1], scratch: ws.convScratch, scratchThreads: ws.threads)
                 }
                 batchNorm(ff.norm, x: acts.upsampled[k - 1], ldx: ff.norm.channels, rows: n * ph * pw, training: true,
                           statistics: acts.statistics[k - 1], residual: k == 1 ? x : nil, ldr: c,
@@ -176,7 +178,7 @@ public final class WaveMixModel {
                                                weight: p(ff.upsample.weight), bias: p(ff.upsample.bias),
                                                y: target, ldy: ldTarget,
                                                epilogue: ChannelEpilogue(scale: scale, shift: shift, residual: k == 1 ? x : nil, ldr: c),
-                                               scratch: ws.convScratch)
+                                               scratch: ws.convScratch, scratchThreads: ws.threads)
                     }
                 }
             }

@@ -2,6 +2,7 @@
 // bytes each kind of layer must at least move (its inputs, weights and outputs read or written
 // once), forward and backward apart, so every optimisation is judged by numbers.
 import Dispatch
+import Kernels
 
 public final class LayerProfile {
     public struct Entry: Sendable {
@@ -9,6 +10,8 @@ public final class LayerProfile {
         public var calls = 0
         public var flops = 0.0
         public var bytes = 0.0
+        /// How often each GEMM shape ran inside this kind of layer.
+        public var gemms: [GEMMShape: Int] = [:]
     }
 
     public private(set) var entries: [String: Entry] = [:]
@@ -16,6 +19,9 @@ public final class LayerProfile {
 
     @inline(__always)
     func time<R>(_ name: String, flops: Double = 0, floats: Double = 0, _ body: () -> R) -> R {
+        var shapes: [GEMMShape: Int] = [:]
+        GEMMShape.observer = { shapes[$0, default: 0] += 1 }
+        defer { GEMMShape.observer = nil }
         let start = DispatchTime.now().uptimeNanoseconds
         let result = body()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -23,6 +29,7 @@ public final class LayerProfile {
         entries[name, default: Entry()].calls += 1
         entries[name, default: Entry()].flops += flops
         entries[name, default: Entry()].bytes += 4 * floats
+        entries[name, default: Entry()].gemms.merge(shapes, uniquingKeysWith: +)
         return result
     }
 
@@ -36,5 +43,29 @@ extension WaveMixModel {
     func timed<R>(_ name: String, flops: @autoclosure () -> Double = 0, floats: @autoclosure () -> Int = 0, _ body: () -> R) -> R {
         guard let profile else { return body() }
         return profile.time(name, flops: flops(), floats: Double(floats()), body)
+    }
+}
+
+extension LayerProfile.Entry {
+    /// Seconds the same GEMMs take alone, back to back on fresh buffers with the same thread
+    /// count (best of `repeats`): what OpenBLAS reaches on these shapes without the layer around them.
+    public func isolatedGEMMSeconds(repeats: Int = 3) -> Double {
+        guard !gemms.isEmpty else { return 0 }
+        let a = gemms.keys.map(\.sizes.a).max()!, b = gemms.keys.map(\.sizes.b).max()!, c = gemms.keys.map(\.sizes.c).max()!
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: a + b + c)
+        defer { buffer.deallocate() }
+        var rng = SplitMix64(key: 7)
+        for i in 0..<(a + b + c) { buffer[i] = rng.nextNormal() * 0.1 }
+        var total = 0.0
+        for (shape, count) in gemms {
+            var best = Double.infinity
+            for _ in 0..<repeats {
+                let start = DispatchTime.now().uptimeNanoseconds
+                for _ in 0..<count { shape.run(a: buffer, b: buffer + a, c: buffer + a + b) }
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            total += best
+        }
+        return total
     }
 }

@@ -35,6 +35,8 @@ struct Geometry {
 
 final class Workspace {
     let batch: Int
+    /// Threads the kernels' per-thread scratch is sized for (Parallel.threads when built).
+    let threads: Int
     private let floats: UnsafeMutablePointer<Float>
     private let floatCount: Int
     let sums: UnsafeMutablePointer<Double>  // BatchNorm statistics [2c + 1]
@@ -64,6 +66,7 @@ final class Workspace {
 
     init(_ config: WaveMixConfig, _ arch: Architecture, _ geo: Geometry, batch n: Int, dropout: Bool) {
         batch = n
+        threads = Parallel.threads
         var used = 0
         func take(_ count: Int) -> Int { defer { used += (count + 15) / 16 * 16 }; return used }
 
@@ -114,13 +117,13 @@ final class Workspace {
             let (h, w) = i == 0 ? (geo.height, geo.width) : geo.stemSizes[i - 1]
             let g = PatchGeometry(batch: n, height: h, width: w, channels: conv.cin, kernel: conv.kernel, stride: conv.stride,
                                   pad: conv.pad, gridHeight: geo.stemSizes[i].0, gridWidth: geo.stemSizes[i].1)
-            scratch = max(scratch, conv2dScratchCount(g, cout: conv.cout))
+            scratch = max(scratch, conv2dScratchCount(g, cout: conv.cout, threads: threads))
         }
         for k in 1...levels where config.depth > 0 {
             let (h, w) = geo.levelSize(k - 1), (gh, gw) = geo.levelSize(k)
             let g = PatchGeometry(batch: n, height: h, width: w, channels: cout(k), kernel: 4, stride: 2, pad: 1,
                                   gridHeight: gh, gridWidth: gw)
-            scratch = max(scratch, convTranspose2dScratchCount(g, cin: f))
+            scratch = max(scratch, convTranspose2dScratchCount(g, cin: f, threads: threads))
         }
         let scratchOff = take(scratch)
 

@@ -50,10 +50,10 @@ final class ConvolutionTests: XCTestCase {
                               gridHeight: ho, gridWidth: wo)
         var x = randomArray(n * h * w * cin, seed: 11), wt = randomArray(cout * cin * k * k, seed: 12), b = randomArray(cout, seed: 13)
         let r = randomArray(n * ho * wo * cout, seed: 14)
-        var scratch = [Float](repeating: 0, count: conv2dScratchCount(g, cout: cout))
+        var scratch = [Float](repeating: 0, count: conv2dScratchCount(g, cout: cout, threads: threads))
         var y = [Float](repeating: 0, count: n * ho * wo * cout)
         x.ptr { xp in wt.ptr { wp in b.ptr { bp in y.ptr { yp in scratch.ptr { sp in
-            conv2dForward(x: xp, g, weight: wp, bias: bp, cout: cout, y: yp, scratch: sp)
+            conv2dForward(x: xp, g, weight: wp, bias: bp, cout: cout, y: yp, scratch: sp, scratchThreads: threads)
         } } } } }
         let naive = { (x: [Float], wt: [Float], b: [Float]) in
             naiveConv2d(x: x, n: n, h: h, w: w, cin: cin, weight: wt, bias: b, cout: cout, k: k, stride: stride, pad: pad).y
@@ -76,6 +76,25 @@ final class ConvolutionTests: XCTestCase {
     func testConv2dPatchify() { checkConv2d(n: 2, h: 8, w: 12, cin: 3, cout: 4, k: 4, stride: 4, pad: 0) }
     func testConv2dTwoThreads() { checkConv2d(n: 3, h: 10, w: 10, cin: 4, cout: 6, k: 3, stride: 1, pad: 1, threads: 2) }
 
+    func testConv2dForwardSplitIsBitwise() {
+        // 4 x 16 x 16 output rows: one piece per thread; the rows, not the threads, decide the bits.
+        let g = PatchGeometry(batch: 4, height: 16, width: 16, channels: 5, kernel: 3, stride: 1, pad: 1, gridHeight: 16, gridWidth: 16)
+        var x = randomArray(4 * 16 * 16 * 5, seed: 44), wt = randomArray(24 * 5 * 9, seed: 45), b = randomArray(24, seed: 46)
+        func run(_ threads: Int) -> [Float] {
+            Parallel.threads = threads
+            defer { Parallel.threads = 1 }
+            var scratch = [Float](repeating: 0, count: conv2dScratchCount(g, cout: 24, threads: threads))
+            var y = [Float](repeating: 0, count: g.rows * 24)
+            x.ptr { xp in wt.ptr { wp in b.ptr { bp in y.ptr { yp in scratch.ptr { sp in
+                conv2dForward(x: xp, g, weight: wp, bias: bp, cout: 24, y: yp, scratch: sp, scratchThreads: threads)
+            } } } } }
+            return y
+        }
+        let one = run(1)
+        XCTAssertEqual(one, run(2))
+        XCTAssertEqual(one, run(3))
+    }
+
     func testConv2dManyChunks() {
         // More output rows than one chunk holds (chunks of ~2^20 floats / patch size).
         checkConv2d(n: 2, h: 64, w: 64, cin: 64, cout: 3, k: 3, stride: 1, pad: 1, samples: 4)
@@ -89,10 +108,10 @@ final class ConvolutionTests: XCTestCase {
                               gridHeight: h, gridWidth: w)
         var x = randomArray(n * h * w * cin, seed: 21), wt = randomArray(cin * cout * k * k, seed: 22), b = randomArray(cout, seed: 23)
         let r = randomArray(n * ho * wo * cout, seed: 24)
-        var scratch = [Float](repeating: 0, count: convTranspose2dScratchCount(g, cin: cin))
+        var scratch = [Float](repeating: 0, count: convTranspose2dScratchCount(g, cin: cin, threads: threads))
         var y = [Float](repeating: 0, count: r.count)
         x.ptr { xp in wt.ptr { wp in b.ptr { bp in y.ptr { yp in scratch.ptr { sp in
-            convTranspose2dForward(x: xp, cin: cin, g, weight: wp, bias: bp, y: yp, scratch: sp)
+            convTranspose2dForward(x: xp, cin: cin, g, weight: wp, bias: bp, y: yp, scratch: sp, scratchThreads: threads)
         } } } } }
         let naive = { (x: [Float], wt: [Float], b: [Float]) in
             naiveConvTranspose2d(x: x, n: n, h: h, w: w, cin: cin, weight: wt, bias: b, cout: cout, k: k, stride: stride, pad: pad).y
@@ -114,12 +133,14 @@ final class ConvolutionTests: XCTestCase {
     func checkEpilogue(x: inout [Float], cin: Int, _ g: PatchGeometry, weight: inout [Float], bias: inout [Float], unfused: [Float]) {
         let c = g.channels, pixels = g.batch * g.height * g.width, ldy = c + 3, ldr = c + 1
         var scale = randomArray(c, seed: 25), shift = randomArray(c, seed: 26), residual = randomArray(pixels * ldr, seed: 27)
-        var scratch = [Float](repeating: 0, count: convTranspose2dScratchCount(g, cin: cin))
+        let threads = Parallel.threads
+        var scratch = [Float](repeating: 0, count: convTranspose2dScratchCount(g, cin: cin, threads: threads))
         var fused = [Float](repeating: -7, count: pixels * ldy)
         x.ptr { xp in weight.ptr { wp in bias.ptr { bp in fused.ptr { yp in scratch.ptr { sp in
         scale.ptr { sc in shift.ptr { sh in residual.ptr { rp in
             convTranspose2dForward(x: xp, cin: cin, g, weight: wp, bias: bp, y: yp, ldy: ldy,
-                                   epilogue: ChannelEpilogue(scale: sc, shift: sh, residual: rp, ldr: ldr), scratch: sp)
+                                   epilogue: ChannelEpilogue(scale: sc, shift: sh, residual: rp, ldr: ldr),
+                                   scratch: sp, scratchThreads: threads)
         } } } } } } } }
         var separate = [Float](repeating: -7, count: pixels * ldy)
         var plain = unfused
@@ -131,5 +152,24 @@ final class ConvolutionTests: XCTestCase {
 
     func testConvTranspose() { checkConvTranspose(n: 2, h: 3, w: 5, cin: 3, cout: 4) }
     func testConvTransposeTwoThreads() { checkConvTranspose(n: 3, h: 7, w: 6, cin: 8, cout: 16, threads: 2) }
+    func testConvTransposeForwardSplitIsBitwise() {
+        // Enough input rows (4 x 12 x 12) for one piece per thread; the rows, not the threads, decide the bits.
+        let g = PatchGeometry(batch: 4, height: 24, width: 24, channels: 16, kernel: 4, stride: 2, pad: 1, gridHeight: 12, gridWidth: 12)
+        var x = randomArray(4 * 12 * 12 * 8, seed: 41), wt = randomArray(8 * 16 * 16, seed: 42), b = randomArray(16, seed: 43)
+        func run(_ threads: Int) -> [Float] {
+            Parallel.threads = threads
+            defer { Parallel.threads = 1 }
+            var scratch = [Float](repeating: 0, count: convTranspose2dScratchCount(g, cin: 8, threads: threads))
+            var y = [Float](repeating: 0, count: 4 * 24 * 24 * 16)
+            x.ptr { xp in wt.ptr { wp in b.ptr { bp in y.ptr { yp in scratch.ptr { sp in
+                convTranspose2dForward(x: xp, cin: 8, g, weight: wp, bias: bp, y: yp, scratch: sp, scratchThreads: threads)
+            } } } } }
+            return y
+        }
+        let one = run(1)
+        XCTAssertEqual(one, run(2))
+        XCTAssertEqual(one, run(3))
+    }
+
     func testConvTransposeManyChunks() { checkConvTranspose(n: 2, h: 32, w: 32, cin: 2, cout: 64, samples: 4) }
 }
