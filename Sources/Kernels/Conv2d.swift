@@ -32,23 +32,17 @@ public func conv2dForward(
     permuteConvWeight(weight, cout: cout, cin: g.channels, taps: taps, into: wp)
     let chunk = chunkRows(total: g.rows, rowFloats: patch)
     let pieces = max(1, min(Parallel.threads, max(2, scratchThreads), g.rows / 256))
-    if let observe = GEMMShape.observer {
+    if let observe = GEMMShape.observer {  // the pieces' GEMMs, for the profiler
         for piece in 0..<pieces {
-            var q0 = g.rows * piece / pieces
-            let end = g.rows * (piece + 1) / pieces
-            while q0 < end {
-                observe(GEMMShape(transA: false, transB: true, m: min(end, q0 + chunk) - q0, n: cout, k: patch, accumulate: false))
-                q0 += chunk
+            forEachChunk(rows: g.rows, piece: piece, of: pieces, chunk: chunk) { q0, q1 in
+                observe(GEMMShape(transA: false, transB: true, m: q1 - q0, n: cout, k: patch, accumulate: false))
             }
         }
     }
     let buffers = UnsafeSendable(scratch + 2 * cout * patch), out = UnsafeSendable(y)
     Parallel.forEach(pieces) { piece in
         let cols = buffers.value + piece * chunk * patch
-        var q0 = g.rows * piece / pieces
-        let end = g.rows * (piece + 1) / pieces
-        while q0 < end {
-            let q1 = min(end, q0 + chunk)
+        forEachChunk(rows: g.rows, piece: piece, of: pieces, chunk: chunk) { q0, q1 in
             im2col(x, g, rows: q0, q1, into: cols, split: false)
             gemm(transA: false, transB: true, m: q1 - q0, n: cout, k: patch,
                  a: cols, lda: patch, b: wp, ldb: patch, beta: 0, c: out.value + q0 * cout, ldc: cout, split: false)
@@ -58,7 +52,6 @@ public func conv2dForward(
                     for c in 0..<cout { row[c] += bias[c] }
                 }
             }
-            q0 = q1
         }
     }
 }

@@ -78,14 +78,17 @@ public func convTranspose2dForward(
     let chunk = chunkRows(total: g.rows, rowFloats: k4, budget: subPixelChunkBudget)
     // One piece per thread, each worth at least a few GEMM tiles.
     let pieces = max(1, min(Parallel.threads, scratchThreads, g.rows / 256))
-    recordSubPixelGEMMs(rows: g.rows, pieces: pieces, chunk: chunk, cin: cin, cout: cout)
+    if let observe = GEMMShape.observer {  // the pieces' GEMMs, for the profiler
+        for piece in 0..<pieces {
+            forEachChunk(rows: g.rows, piece: piece, of: pieces, chunk: chunk) { q0, q1 in
+                for _ in 0..<4 { observe(GEMMShape(transA: false, transB: false, m: q1 - q0, n: cout, k: k4, accumulate: false)) }
+            }
+        }
+    }
     let out = UnsafeSendable(y), buffers = UnsafeSendable(scratch + 16 * cin * cout)
     Parallel.forEach(pieces) { piece in
         let cols = buffers.value + piece * subPixelChunkFloats(g, cin: cin), product = cols + chunk * k4
-        var q0 = g.rows * piece / pieces
-        let end = g.rows * (piece + 1) / pieces
-        while q0 < end {
-            let q1 = min(end, q0 + chunk)
+        forEachChunk(rows: g.rows, piece: piece, of: pieces, chunk: chunk) { q0, q1 in
             for py in 0..<2 { for px in 0..<2 {
                 let dy = subPixelOffset[py], dx = subPixelOffset[px]
                 let offsets = [(dy[0], dx[0]), (dy[0], dx[1]), (dy[1], dx[0]), (dy[1], dx[1])]
@@ -120,21 +123,6 @@ public func convTranspose2dForward(
                     else { dst.update(from: src, count: cout) }
                 }
             } }
-            q0 = q1
-        }
-    }
-}
-
-/// Tells a profiler the class GEMMs the pieces will run on their own threads.
-private func recordSubPixelGEMMs(rows: Int, pieces: Int, chunk: Int, cin: Int, cout: Int) {
-    guard let observe = GEMMShape.observer else { return }
-    for piece in 0..<pieces {
-        var q0 = rows * piece / pieces
-        let end = rows * (piece + 1) / pieces
-        while q0 < end {
-            let q1 = min(end, q0 + chunk)
-            for _ in 0..<4 { observe(GEMMShape(transA: false, transB: false, m: q1 - q0, n: cout, k: 4 * cin, accumulate: false)) }
-            q0 = q1
         }
     }
 }

@@ -79,3 +79,16 @@ public func col2im(_ cols: UnsafePointer<Float>, _ g: PatchGeometry, rows q0: In
 func chunkRows(total: Int, rowFloats: Int, budget: Int = 1 << 20) -> Int {
     max(1, min(total, budget / max(1, rowFloats)))
 }
+
+/// Calls body(q0, q1) over piece `piece` of rows 0..<rows split evenly into `pieces` (one per
+/// thread), in chunks of at most `chunk` rows.
+@inline(__always)
+func forEachChunk(rows: Int, piece: Int, of pieces: Int, chunk: Int, _ body: (Int, Int) -> Void) {
+    var q0 = rows * piece / pieces
+    let end = rows * (piece + 1) / pieces
+    while q0 < end {
+        let q1 = min(end, q0 + chunk)
+        body(q0, q1)
+        q0 = q1
+    }
+}

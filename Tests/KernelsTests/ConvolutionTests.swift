@@ -80,9 +80,7 @@ final class ConvolutionTests: XCTestCase {
         // 4 x 16 x 16 output rows: one piece per thread; the rows, not the threads, decide the bits.
         let g = PatchGeometry(batch: 4, height: 16, width: 16, channels: 5, kernel: 3, stride: 1, pad: 1, gridHeight: 16, gridWidth: 16)
         var x = randomArray(4 * 16 * 16 * 5, seed: 44), wt = randomArray(24 * 5 * 9, seed: 45), b = randomArray(24, seed: 46)
-        func run(_ threads: Int) -> [Float] {
-            Parallel.threads = threads
-            defer { Parallel.threads = 1 }
+        assertSameBitsForAnyThreadCount { threads in
             var scratch = [Float](repeating: 0, count: conv2dScratchCount(g, cout: 24, threads: threads))
             var y = [Float](repeating: 0, count: g.rows * 24)
             x.ptr { xp in wt.ptr { wp in b.ptr { bp in y.ptr { yp in scratch.ptr { sp in
@@ -90,9 +88,18 @@ final class ConvolutionTests: XCTestCase {
             } } } } }
             return y
         }
-        let one = run(1)
-        XCTAssertEqual(one, run(2))
-        XCTAssertEqual(one, run(3))
+    }
+
+    /// run(threads) with Parallel.threads set to 1, 2 and 3 must return the same bits.
+    func assertSameBitsForAnyThreadCount(file: StaticString = #filePath, line: UInt = #line, _ run: (Int) -> [Float]) {
+        func at(_ threads: Int) -> [Float] {
+            Parallel.threads = threads
+            defer { Parallel.threads = 1 }
+            return run(threads)
+        }
+        let one = at(1)
+        XCTAssertEqual(one, at(2), "2 threads", file: file, line: line)
+        XCTAssertEqual(one, at(3), "3 threads", file: file, line: line)
     }
 
     func testConv2dManyChunks() {
@@ -156,9 +163,7 @@ final class ConvolutionTests: XCTestCase {
         // Enough input rows (4 x 12 x 12) for one piece per thread; the rows, not the threads, decide the bits.
         let g = PatchGeometry(batch: 4, height: 24, width: 24, channels: 16, kernel: 4, stride: 2, pad: 1, gridHeight: 12, gridWidth: 12)
         var x = randomArray(4 * 12 * 12 * 8, seed: 41), wt = randomArray(8 * 16 * 16, seed: 42), b = randomArray(16, seed: 43)
-        func run(_ threads: Int) -> [Float] {
-            Parallel.threads = threads
-            defer { Parallel.threads = 1 }
+        assertSameBitsForAnyThreadCount { threads in
             var scratch = [Float](repeating: 0, count: convTranspose2dScratchCount(g, cin: 8, threads: threads))
             var y = [Float](repeating: 0, count: 4 * 24 * 24 * 16)
             x.ptr { xp in wt.ptr { wp in b.ptr { bp in y.ptr { yp in scratch.ptr { sp in
@@ -166,9 +171,6 @@ final class ConvolutionTests: XCTestCase {
             } } } } }
             return y
         }
-        let one = run(1)
-        XCTAssertEqual(one, run(2))
-        XCTAssertEqual(one, run(3))
     }
 
     func testConvTransposeManyChunks() { checkConvTranspose(n: 2, h: 32, w: 32, cin: 2, cout: 64, samples: 4) }
