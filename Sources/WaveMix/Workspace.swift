@@ -4,7 +4,7 @@ import Kernels
 
 /// Activations of one wave block. Arrays are indexed by level - 1.
 struct BlockActivations {
-    var reduced: UnsafeMutablePointer<Float>        // reduction output [P, c/4]
+    var reduced: UnsafeMutablePointer<Float>        // reduction output [P, c/4] (one buffer shared by all blocks)
     var levels: [UnsafeMutablePointer<Float>]       // cat(LL, details[, deeper output]) [P_k, width_k]
     var expanded: [UnsafeMutablePointer<Float>]     // first 1x1 conv output, GELU input [P_k, c*mult]
     var activated: [UnsafeMutablePointer<Float>]    // GELU * dropout [P_k, c*mult]
@@ -84,9 +84,12 @@ final class Workspace {
         struct Offsets { var reduced = 0; var levels: [Int] = [], expanded: [Int] = [], activated: [Int] = []
             var masks: [Int?] = [], projected: [Int] = [], upsampled: [Int] = [], statistics: [Int] = [] }
         var blockOff: [Offsets] = []
+        // The reduction output only feeds the wavelet transform, whose backward does not need it:
+        // every block reuses one buffer, and backward uses it again for the reduction's gradient.
+        let reducedOff = take(pixels * c4)
         for _ in 0..<config.depth {
             var o = Offsets()
-            o.reduced = take(pixels * c4)
+            o.reduced = reducedOff
             for k in 1...levels {
                 o.levels.append(take(levelPixels[k] * width(k)))
                 o.expanded.append(take(levelPixels[k] * m))
@@ -100,7 +103,7 @@ final class Workspace {
         }
         let pooledOff = take(n * c), logitsOff = take(n * config.numClasses)
         let dLogitsOff = take(n * config.numClasses), dPooledOff = take(n * c)
-        let dStreamOff = take(pixels * c), dReducedOff = take(pixels * c4)
+        let dStreamOff = take(pixels * c), dReducedOff = reducedOff
         let dLevelsOff = (1...levels).map { take(levelPixels[$0] * width($0)) }
         let dUpOff = take(pixels * c)
         let dProjOff = take((1...levels).map { levelPixels[$0] * f }.max()!)
