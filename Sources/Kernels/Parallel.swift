@@ -1,7 +1,7 @@
 // Work splitting on one thread pool, for the element-wise kernels and the GEMM blocks (BLAS.swift).
-// Element-wise kernels split a range of rows into at most `Parallel.threads` contiguous pieces. Results never depend
-// on the thread count: every piece computes exactly what the serial loop would for its rows, and
-// reductions combine fixed-size partial sums in a fixed order.
+// Element-wise kernels split a range of rows into at most `Parallel.threads` contiguous pieces.
+// Results never depend on the thread count: every piece computes exactly what the serial loop
+// would for its rows, and reductions combine fixed-size partial sums in a fixed order.
 import Dispatch
 
 public enum Parallel {

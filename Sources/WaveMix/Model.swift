@@ -192,22 +192,21 @@ public final class WaveMixModel {
         let mean = statistics, invStd = statistics + c
         let runningMean = buffers.baseAddress! + norm.runningMean, runningVar = buffers.baseAddress! + norm.runningVar
         timed(training ? "fwd batchnorm" : "fwd batchnorm (eval)", floats: (training ? 3 : 2) * rows * c + (residual == nil ? 0 : rows * c)) {
-        if training {
-            ws.sums.update(repeating: 0, count: 2 * c + 1)
-            batchNormForwardSums(x: x, ldx: ldx, rows: rows, channels: c, sums: ws.sums)
-            ws.sums[2 * c] = Double(rows)
-            statisticsReducer?(UnsafeMutableBufferPointer(start: ws.sums, count: 2 * c + 1))
-            batchNormFinishStatistics(sums: ws.sums, count: Int(ws.sums[2 * c]), channels: c, eps: 1e-5, momentum: 0.1,
-                                      mean: mean, invStd: invStd, runningMean: runningMean, runningVar: runningVar)
-            batchCounters[norm.counter] += 1
-        } else {
-            mean.update(from: runningMean, count: c)
-            batchNormEvalInvStd(runningVar: runningVar, channels: c, eps: 1e-5, invStd: invStd)
-        }
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * c) { affine in
             let scale = affine.baseAddress!, shift = scale + c
-            batchNormAffine(gamma: p(norm.weight), beta: p(norm.bias), mean: mean, invStd: invStd, channels: c,
-                            scale: scale, shift: shift)
+            if training {
+                ws.sums.update(repeating: 0, count: 2 * c + 1)
+                batchNormForwardSums(x: x, ldx: ldx, rows: rows, channels: c, sums: ws.sums)
+                ws.sums[2 * c] = Double(rows)
+                statisticsReducer?(UnsafeMutableBufferPointer(start: ws.sums, count: 2 * c + 1))
+                batchNormFinishStatistics(sums: ws.sums, count: Int(ws.sums[2 * c]), channels: c, eps: 1e-5, momentum: 0.1,
+                                          mean: mean, invStd: invStd, runningMean: runningMean, runningVar: runningVar)
+                batchCounters[norm.counter] += 1
+                batchNormAffine(gamma: p(norm.weight), beta: p(norm.bias), mean: mean, invStd: invStd, channels: c,
+                                scale: scale, shift: shift)
+            } else {
+                evalBatchNormAffine(norm, scale: scale, shift: shift)
+            }
             batchNormApply(x: x, ldx: ldx, rows: rows, channels: c, scale: scale, shift: shift,
                            residual: residual, ldr: ldr, y: y, ldy: ldy)
         }
