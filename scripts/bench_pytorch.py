@@ -1,5 +1,6 @@
 """Training and inference images/s of the official PyTorch WaveMix (wavemix 0.2.4) on CPU, for the
-same configuration, batch, image size and thread count as `wavemix bench`. Prints one JSON line.
+same configuration, batch, image size and thread count as `wavemix bench`; with --ranks N, of
+DistributedDataParallel (gloo) over N local processes. Prints one JSON line.
 
 Used by scripts/bench_compare.sh; run it with the reference venv (scripts/setup_reference.sh)."""
 import argparse
@@ -9,6 +10,15 @@ import resource
 import time
 
 os.environ["CUDA_VISIBLE_DEVICES"] = ""  # wavemix puts its Haar filters on a GPU if it sees one
+
+import numpy  # noqa: E402
+
+if not hasattr(numpy.lib, "function_base"):
+    # wavemix 0.2.4 imports `hamming` (unused) from numpy.lib.function_base, which numpy 2 made
+    # private; give it the public function so the benchmark also runs where torch needs numpy 2.
+    import sys
+    import types
+    sys.modules["numpy.lib.function_base"] = types.SimpleNamespace(hamming=numpy.hamming)
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
@@ -34,8 +44,27 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--ranks", type=int, default=1,
+                   help="DistributedDataParallel over this many local processes (gloo), each with "
+                        "--threads threads and its own --batch-size; prints the job's images/s")
     a = p.parse_args()
+    if a.ranks > 1:
+        import torch.multiprocessing as mp
+        mp.spawn(ddp_worker, args=(a,), nprocs=a.ranks)
+    else:
+        run(a, rank=0)
 
+
+def ddp_worker(rank, a):
+    import torch.distributed as dist
+    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+    os.environ.setdefault("MASTER_PORT", "29517")
+    dist.init_process_group("gloo", rank=rank, world_size=a.ranks)
+    run(a, rank)
+    dist.destroy_process_group()
+
+
+def run(a, rank):
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     model = WaveMix(num_classes=a.num_classes, depth=a.depth, mult=a.mult, ff_channel=a.ff_channel,
@@ -44,6 +73,8 @@ def main():
     if a.in_chans != 3:
         old = model.conv[0]
         model.conv[0] = nn.Conv2d(a.in_chans, old.out_channels, old.kernel_size, old.stride, old.padding)
+    if a.ranks > 1:
+        model = nn.parallel.DistributedDataParallel(model)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
     x = torch.randn(a.batch_size, a.in_chans, a.image_size, a.image_size)
     y = torch.randint(0, a.num_classes, (a.batch_size,))
@@ -58,7 +89,9 @@ def main():
         if step >= a.warmup:
             times.append(time.perf_counter() - t)
     times.sort()
-    train = a.batch_size / times[len(times) // 2]
+    train = a.ranks * a.batch_size / times[len(times) // 2]
+    if a.ranks > 1:
+        model = model.module  # eval forward without DDP's hooks, on every rank at once
 
     model.eval()
     with torch.no_grad():
@@ -67,11 +100,13 @@ def main():
         t = time.perf_counter()
         for _ in range(a.steps):
             model(x)
-        forward = a.batch_size * a.steps / (time.perf_counter() - t)
+        forward = a.ranks * a.batch_size * a.steps / (time.perf_counter() - t)  # ranks run concurrently
 
+    if rank != 0:
+        return
     print(json.dumps({"train_images_per_second": train, "forward_images_per_second": forward,
                       "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                      "threads": a.threads, "torch": torch.__version__}))
+                      "threads": a.threads, "ranks": a.ranks, "torch": torch.__version__}))
 
 
 if __name__ == "__main__":
