@@ -42,60 +42,61 @@ func geluDerivative(_ x: Float) -> Float {
     return cdf + x * pdf
 }
 
-/// y = GELU(x) * mask (mask: per-element dropout multiplier, 0 or 1/(1-p); nil = no dropout).
-/// x and y are contiguous [count]; y may alias x.
-public func geluForward(x: UnsafePointer<Float>, mask: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, count: Int) {
+/// A dropout mask: keep[i] is 1 where element i is kept (scaled by `scale` = 1/(1-p), as ATen
+/// scales) and 0 where it is dropped. One byte per element instead of a float multiplier: the
+/// activation arena holds one mask per block and level, a quarter of the memory.
+public struct DropoutMask {
+    public let keep: UnsafePointer<UInt8>
+    public let scale: Float
+    public init(keep: UnsafePointer<UInt8>, scale: Float) { self.keep = keep; self.scale = scale }
+    /// 0 or `scale`: bitwise the multiplier a float mask would hold.
+    @inline(__always) func multiplier(_ i: Int) -> Float { Float(keep[i]) * scale }
+}
+
+/// y = GELU(x) * mask multiplier (nil = no dropout). x and y are contiguous [count]; y may alias x.
+public func geluForward(x: UnsafePointer<Float>, mask: DropoutMask?, y: UnsafeMutablePointer<Float>, count: Int) {
     let out = UnsafeSendable(y)
     Parallel.forRange(count, minPerThread: 32_768) { lo, hi in
         let y = out.value
         if let mask {
-            for i in lo..<hi { y[i] = geluValue(x[i]) * mask[i] }
+            for i in lo..<hi { y[i] = geluValue(x[i]) * mask.multiplier(i) }
         } else {
             for i in lo..<hi { y[i] = geluValue(x[i]) }
         }
     }
 }
 
-/// dx = dy * mask * GELU'(x). dx may alias dy, but distinct buffers vectorise (LLVM's overlap check
-/// sends exact aliasing to the scalar loop).
-public func geluBackward(x: UnsafePointer<Float>, mask: UnsafePointer<Float>?, dy: UnsafePointer<Float>,
+/// dx = dy * mask multiplier * GELU'(x). dx may alias dy, but distinct buffers vectorise (LLVM's
+/// overlap check sends exact aliasing to the scalar loop).
+public func geluBackward(x: UnsafePointer<Float>, mask: DropoutMask?, dy: UnsafePointer<Float>,
                          dx: UnsafeMutablePointer<Float>, count: Int) {
     let out = UnsafeSendable(dx)
     Parallel.forRange(count, minPerThread: 32_768) { lo, hi in
         let dx = out.value
         if let mask {
-            for i in lo..<hi { dx[i] = dy[i] * mask[i] * geluDerivative(x[i]) }
+            for i in lo..<hi { dx[i] = dy[i] * mask.multiplier(i) * geluDerivative(x[i]) }
         } else {
             for i in lo..<hi { dx[i] = dy[i] * geluDerivative(x[i]) }
         }
     }
 }
 
-/// Element-wise y = x * mask (dropout outside GELU), and its backward is the same call.
-public func multiply(_ x: UnsafePointer<Float>, by mask: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
-    let out = UnsafeSendable(y)
-    Parallel.forRange(count, minPerThread: 65_536) { lo, hi in
-        for i in lo..<hi { out.value[i] = x[i] * mask[i] }
-    }
-}
-
-/// Dropout multipliers for a batch of `samples` x `perSample` elements: 0 with probability p, else
-/// 1/(1-p), as ATen scales. Sample s draws from streams keyed (seed, step, layer, id_s, block), where
-/// id_s is its index in the data set, so a sample's mask is the same whatever the batch it is in,
-/// the world size or the thread count.
+/// Dropout keep flags (1 kept, 0 dropped with probability p) for a batch of `samples` x `perSample`
+/// elements. Sample s draws from streams keyed (seed, step, layer, id_s, block), where id_s is its
+/// index in the data set, so a sample's mask is the same whatever the batch it is in, the world size
+/// or the thread count.
 public func dropoutMask(samples: Int, perSample: Int, probability p: Float, seed: UInt64, step: UInt64, layer: Int,
-                        sampleIDs: UnsafePointer<Int>, into mask: UnsafeMutablePointer<Float>) {
+                        sampleIDs: UnsafePointer<Int>, into keep: UnsafeMutablePointer<UInt8>) {
     let block = 4096
     let blocksPerSample = (perSample + block - 1) / block
-    let scale = 1 / (1 - p)
-    let out = UnsafeSendable(mask)
+    let out = UnsafeSendable(keep)
     Parallel.forRange(samples * blocksPerSample, minPerThread: 4) { lo, hi in
         for j in lo..<hi {
             let s = j / blocksPerSample, b = j % blocksPerSample
             var rng = SplitMix64(key: seed, step, UInt64(layer), UInt64(sampleIDs[s]), UInt64(b))
             let start = s * perSample + b * block
             for i in start..<(s * perSample + min(perSample, (b + 1) * block)) {
-                out.value[i] = rng.nextUniform() < p ? 0 : scale
+                out.value[i] = rng.nextUniform() < p ? 0 : 1
             }
         }
     }

@@ -141,18 +141,18 @@ public final class WaveMixModel {
             let ff = block.feedforwards[k - 1]
             let (h, w) = geo.levelSize(k)
             let rows = n * h * w, m = ff.expand.cout
-            dense("expand", ff.expand, x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows, y: acts.expanded[k - 1], ldy: m)
-            var mask: UnsafeMutablePointer<Float>? = nil
-            if training, config.dropout > 0, let buffer = acts.masks[k - 1] {
-                timed("fwd dropout mask", floats: rows * m) {
+            dense("expand", ff.expand, x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows, y: ws.expanded, ldy: m)
+            var mask: DropoutMask? = nil
+            if training, let buffer = acts.masks[k - 1] {
+                timed("fwd dropout mask", floats: rows * m / 4) {
                     fillDropoutMask(ff, layer: block.index * 4 + k - 1, batch: n, perSample: h * w * m, source: dropout, into: buffer)
                 }
-                mask = buffer
+                mask = drawnMask(acts, level: k)
             }
-            timed("fwd gelu", floats: (mask == nil ? 2 : 3) * rows * m) {
-                geluForward(x: acts.expanded[k - 1], mask: mask, y: acts.activated[k - 1], count: rows * m)
+            timed("fwd gelu", floats: 2 * rows * m + (mask == nil ? 0 : rows * m / 4)) {
+                geluForward(x: ws.expanded, mask: mask, y: ws.activated, count: rows * m)
             }
-            dense("project", ff.project, x: acts.activated[k - 1], ldx: m, rows: rows, y: acts.projected[k - 1], ldy: ff.project.cout)
+            dense("project", ff.project, x: ws.activated, ldx: m, rows: rows, y: acts.projected[k - 1], ldy: ff.project.cout)
             let ug = upsampleGeometry(k, n, ff)
             let flops = 2.0 * Double(ug.rows * ug.patchSize * ff.upsample.cin)
             let floats = ug.rows * ff.upsample.cin + ug.patchSize * ff.upsample.cin + ug.batch * ug.height * ug.width * ug.channels
@@ -224,23 +224,27 @@ public final class WaveMixModel {
     }
 
     private func fillDropoutMask(_ ff: FeedForward, layer: Int, batch n: Int, perSample: Int, source: DropoutSource,
-                                 into mask: UnsafeMutablePointer<Float>) {
+                                 into keep: UnsafeMutablePointer<UInt8>) {
         switch source {
         case let .keyed(seed, step, ids):
             precondition(ids.isEmpty || ids.count >= n, "dropout: \(ids.count) sample ids for a batch of \(n)")
             let positions = ids.isEmpty ? Array(0..<n) : ids
             positions.withUnsafeBufferPointer {
                 dropoutMask(samples: n, perSample: perSample, probability: Float(config.dropout), seed: seed, step: step,
-                            layer: layer, sampleIDs: $0.baseAddress!, into: mask)
+                            layer: layer, sampleIDs: $0.baseAddress!, into: keep)
             }
         case let .masks(table):
             let count = n * perSample
-            guard let keep = table[ff.dropoutName], keep.count == count else {
+            guard let drawn = table[ff.dropoutName], drawn.count == count else {
                 preconditionFailure("no dropout mask of \(count) values for \(ff.dropoutName)")
             }
-            let scale = Float(1) / Float(1 - config.dropout)
-            for i in 0..<count { mask[i] = keep[i] * scale }
+            for i in 0..<count { keep[i] = drawn[i] != 0 ? 1 : 0 }
         }
+    }
+
+    /// The mask block `acts` drew at `level` in the last training forward pass (nil without dropout).
+    private func drawnMask(_ acts: BlockActivations, level k: Int) -> DropoutMask? {
+        acts.masks[k - 1].map { DropoutMask(keep: $0, scale: 1 / (1 - Float(config.dropout))) }
     }
 
     // MARK: Loss and backward
@@ -298,11 +302,15 @@ public final class WaveMixModel {
                                         weight: p(ff.upsample.weight), dy: ws.dUpsampled, dx: ws.dProjected,
                                         dWeight: g(ff.upsample.weight), dBias: g(ff.upsample.bias), scratch: ws.convScratch)
             }
-            denseBackward("project", ff.project, x: acts.activated[k - 1], ldx: m, rows: rows, dy: ws.dProjected,
+            let mask = drawnMask(acts, level: k)
+            dense("expand", ff.expand, x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows, y: ws.expanded, ldy: m, recompute: true)
+            timed("bwd gelu (recompute)", floats: 2 * rows * m + (mask == nil ? 0 : rows * m / 4)) {
+                geluForward(x: ws.expanded, mask: mask, y: ws.activated, count: rows * m)
+            }
+            denseBackward("project", ff.project, x: ws.activated, ldx: m, rows: rows, dy: ws.dProjected,
                           dx: ws.dActivated, lddx: m, accumulate: false)
-            timed("bwd gelu", floats: (acts.masks[k - 1] == nil ? 3 : 4) * rows * m) {
-                geluBackward(x: acts.expanded[k - 1], mask: acts.masks[k - 1].map { UnsafePointer($0) },
-                             dy: ws.dActivated, dx: ws.dExpanded, count: rows * m)
+            timed("bwd gelu", floats: 3 * rows * m + (mask == nil ? 0 : rows * m / 4)) {
+                geluBackward(x: ws.expanded, mask: mask, dy: ws.dActivated, dx: ws.dExpanded, count: rows * m)
             }
             denseBackward("expand", ff.expand, x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows, dy: ws.dExpanded,
                           dx: ws.dLevels[k - 1], lddx: levelWidth(k), accumulate: false)
@@ -317,10 +325,28 @@ public final class WaveMixModel {
                              accumulate: k != 1)
             }
         }
+        // Odd blocks' inputs are not kept (see Workspace); rebuilt once the buffer holding them is free.
+        if block.index % 2 == 1 { rebuildBlockInput(block.index, n, ws) }
         // dStream holds the gradient of the block output, which is also the residual's; the
         // reduction adds the path through the block.
         denseBackward("reduction", block.reduction, x: x, ldx: c, rows: pixels, dy: ws.dReduced, dx: ws.dStream, lddx: c, accumulate: true)
         gradientsReady?(block.firstOffset)
+    }
+
+    /// x_i = x_{i-1} + BatchNorm(upsampled) of block i-1, bitwise as its training forward wrote it:
+    /// the same kernels on the same stored input, batch statistics and parameters.
+    private func rebuildBlockInput(_ i: Int, _ n: Int, _ ws: Workspace) {
+        let norm = arch.blocks[i - 1].feedforwards[0].norm, acts = ws.blocks[i - 1]
+        let c = norm.channels, pixels = n * geo.blockHeight * geo.blockWidth
+        timed("bwd rebuild block input", floats: 3 * pixels * c) {
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * c) { affine in
+                let scale = affine.baseAddress!, shift = scale + c
+                batchNormAffine(gamma: p(norm.weight), beta: p(norm.bias), mean: acts.statistics[0], invStd: acts.statistics[0] + c,
+                                channels: c, scale: scale, shift: shift)
+                batchNormApply(x: acts.upsampled[0], ldx: c, rows: pixels, channels: c, scale: scale, shift: shift,
+                               residual: ws.stream[i - 1], ldr: c, y: ws.stream[i], ldy: c)
+            }
+        }
     }
 
     private func stemBackward(_ input: UnsafePointer<Float>, _ n: Int, _ ws: Workspace) {
@@ -394,9 +420,10 @@ public final class WaveMixModel {
                              gridHeight: gh, gridWidth: gw)
     }
 
+    /// `recompute`: backward running the forward again for a tensor the workspace does not keep.
     private func dense(_ kind: String, _ layer: DenseLayer, x: UnsafePointer<Float>, ldx: Int, rows: Int,
-                       y: UnsafeMutablePointer<Float>, ldy: Int) {
-        timed("fwd \(kind) 1x1", flops: 2.0 * Double(rows * layer.cin * layer.cout),
+                       y: UnsafeMutablePointer<Float>, ldy: Int, recompute: Bool = false) {
+        timed(recompute ? "bwd \(kind) 1x1 (recompute)" : "fwd \(kind) 1x1", flops: 2.0 * Double(rows * layer.cin * layer.cout),
               floats: rows * layer.cin + layer.cin * layer.cout + rows * layer.cout) {
             denseForward(x: x, ldx: ldx, rows: rows, cin: layer.cin, weight: p(layer.weight), bias: p(layer.bias),
                          cout: layer.cout, y: y, ldy: ldy)

@@ -6,9 +6,7 @@ import Kernels
 struct BlockActivations {
     var reduced: UnsafeMutablePointer<Float>        // reduction output [P, c/4] (one buffer shared by all blocks)
     var levels: [UnsafeMutablePointer<Float>]       // cat(LL, details[, deeper output]) [P_k, width_k]
-    var expanded: [UnsafeMutablePointer<Float>]     // first 1x1 conv output, GELU input [P_k, c*mult]
-    var activated: [UnsafeMutablePointer<Float>]    // GELU * dropout [P_k, c*mult]
-    var masks: [UnsafeMutablePointer<Float>?]       // dropout multipliers [P_k, c*mult]
+    var masks: [UnsafeMutablePointer<UInt8>?]       // dropout keep flags [P_k, c*mult]
     var projected: [UnsafeMutablePointer<Float>]    // second 1x1 conv output [P_k, ff_channel]
     var upsampled: [UnsafeMutablePointer<Float>]    // transposed conv output, BatchNorm input [P_{k-1}, cout_k]
     var statistics: [UnsafeMutablePointer<Float>]   // BatchNorm mean then invStd [2 * cout_k]
@@ -33,19 +31,31 @@ struct Geometry {
     func levelSize(_ k: Int) -> (Int, Int) { (blockHeight >> k, blockWidth >> k) }
 }
 
+/// What training keeps for backward is what PyTorch's autograd keeps, minus what is cheaper to
+/// recompute (bitwise: the same kernels on the same inputs) than to hold:
+/// - the first 1x1 conv's output (GELU's input) and GELU * dropout (the second 1x1 conv's input):
+///   one GEMM and one GELU again, from the stored wavelet levels and dropout mask;
+/// - the residual stream at odd block boundaries: x_i = x_{i-1} + BatchNorm(upsampled), from the
+///   stored x_{i-1}, the stored BatchNorm input and its saved batch statistics;
+/// - the last block's output, which only the average pool reads.
+/// Dropout masks are bytes. Forward-only tensors live in buffers that only backward uses otherwise.
 final class Workspace {
     let batch: Int
     /// Threads the kernels' per-thread scratch is sized for (Parallel.threads when built).
     let threads: Int
     private let floats: UnsafeMutablePointer<Float>
     private let floatCount: Int
+    private let bytes: UnsafeMutablePointer<UInt8>
     let sums: UnsafeMutablePointer<Double>  // BatchNorm statistics [2c + 1]
 
     // Forward
     var stemOutputs: [UnsafeMutablePointer<Float>] = []   // each stem conv's output (the last is the block input for strided)
     var stemActivated: UnsafeMutablePointer<Float>?       // pachify: GELU output, BatchNorm input
     var stemStatistics: UnsafeMutablePointer<Float>?
-    var stream: [UnsafeMutablePointer<Float>] = []        // residual stream x_0 ... x_depth [P, c]
+    var stream: [UnsafeMutablePointer<Float>] = []        // residual stream x_0 ... x_depth [P, c]: x_i for odd i < depth
+                                                          // in dUpsampled, x_depth in dStream
+    var expanded: UnsafeMutablePointer<Float>             // first 1x1 conv output of the current block and level [P_k, c*mult]
+    var activated: UnsafeMutablePointer<Float>            // GELU * dropout of the current block and level, in dExpanded
     var blocks: [BlockActivations] = []
     var pooled: UnsafeMutablePointer<Float>
     var logits: UnsafeMutablePointer<Float>
@@ -79,9 +89,15 @@ final class Workspace {
         let stemOut = zip(arch.stem.convs, geo.stemSizes).map { take(n * $1.0 * $1.1 * $0.cout) }
         let stemAct = arch.stem.norm == nil ? nil : take(pixels * c)
         let stemStats = arch.stem.norm == nil ? nil : take(2 * c)
-        // For the strided stem the last conv writes the block input directly.
-        let streamOff = (0...config.depth).map { i in i == 0 && arch.stem.norm == nil ? stemOut.last! : take(pixels * c) }
-        struct Offsets { var reduced = 0; var levels: [Int] = [], expanded: [Int] = [], activated: [Int] = []
+        // For the strided stem the last conv writes the block input directly. Stored: x_0 and x_i for
+        // even i < depth (the others are placed once the backward buffers exist, below).
+        let streamOff = (0...config.depth).map { i -> Int? in
+            if i == 0 { return arch.stem.norm == nil ? stemOut.last! : take(pixels * c) }
+            return i % 2 == 0 && i < config.depth ? take(pixels * c) : nil
+        }
+        var maskBytes = 0
+        func takeBytes(_ count: Int) -> Int { defer { maskBytes += (count + 63) / 64 * 64 }; return maskBytes }
+        struct Offsets { var reduced = 0; var levels: [Int] = []
             var masks: [Int?] = [], projected: [Int] = [], upsampled: [Int] = [], statistics: [Int] = [] }
         var blockOff: [Offsets] = []
         // The reduction output only feeds the wavelet transform, whose backward does not need it:
@@ -92,9 +108,7 @@ final class Workspace {
             o.reduced = reducedOff
             for k in 1...levels {
                 o.levels.append(take(levelPixels[k] * width(k)))
-                o.expanded.append(take(levelPixels[k] * m))
-                o.activated.append(take(levelPixels[k] * m))
-                o.masks.append(dropout ? take(levelPixels[k] * m) : nil)
+                o.masks.append(dropout ? takeBytes(levelPixels[k] * m) : nil)
                 o.projected.append(take(levelPixels[k] * f))
                 o.upsampled.append(take(levelPixels[k - 1] * cout(k)))
                 o.statistics.append(take(2 * cout(k)))
@@ -110,6 +124,7 @@ final class Workspace {
         // GELU's backward reads dActivated and writes dExpanded: distinct buffers let it vectorise.
         let dActOff = take((1...levels).map { levelPixels[$0] * m }.max()!)
         let dExpOff = take((1...levels).map { levelPixels[$0] * m }.max()!)
+        let expandedOff = take((1...levels).map { levelPixels[$0] * m }.max()!)
         // Stem backward ping-pongs between two buffers. Strided: conv.1's input gradient -> A.
         // Pachify: BatchNorm -> A, GELU -> B, conv.2's input gradient -> A, conv.1's -> B.
         let stemSizes = zip(arch.stem.convs, geo.stemSizes).map { n * $1.0 * $1.1 * $0.cout }
@@ -133,15 +148,19 @@ final class Workspace {
         floatCount = used
         floats = .allocate(capacity: used)
         floats.initialize(repeating: 0, count: used)
+        bytes = .allocate(capacity: max(maskBytes, 1))
+        bytes.initialize(repeating: 0, count: max(maskBytes, 1))
         sums = .allocate(capacity: 2 * c + 1)
-        let p = { [floats] (o: Int) in floats + o }
+        let p = { [floats] (o: Int) in floats + o }, byte = { [bytes] (o: Int) in bytes + o }
         stemOutputs = stemOut.map(p)
         stemActivated = stemAct.map(p)
         stemStatistics = stemStats.map(p)
-        stream = streamOff.map(p)
+        stream = streamOff.enumerated().map { i, o in o.map(p) ?? (i == config.depth ? p(dStreamOff) : p(dUpOff)) }
+        expanded = p(expandedOff)
+        activated = p(dExpOff)
         blocks = blockOff.map { o in
-            BlockActivations(reduced: p(o.reduced), levels: o.levels.map(p), expanded: o.expanded.map(p),
-                             activated: o.activated.map(p), masks: o.masks.map { $0.map(p) }, projected: o.projected.map(p),
+            BlockActivations(reduced: p(o.reduced), levels: o.levels.map(p),
+                             masks: o.masks.map { $0.map(byte) }, projected: o.projected.map(p),
                              upsampled: o.upsampled.map(p), statistics: o.statistics.map(p))
         }
         pooled = p(pooledOff); logits = p(logitsOff); dLogits = p(dLogitsOff); dPooled = p(dPooledOff)
@@ -152,6 +171,7 @@ final class Workspace {
 
     deinit {
         floats.deallocate()
+        bytes.deallocate()
         sums.deallocate()
     }
 }

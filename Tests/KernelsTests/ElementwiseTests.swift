@@ -22,32 +22,38 @@ final class ElementwiseTests: XCTestCase {
     }
 
     func testGELUGradientWithDropoutMask() {
-        let n = 500
+        let n = 500, scale = Float(1) / Float(0.7)
         var x = randomArray(n, seed: 91, scale: 2)
-        var mask = [Float](repeating: 0, count: n), ids = [0, 1]
-        mask.ptr { m in ids.withUnsafeBufferPointer {
-            dropoutMask(samples: 2, perSample: n / 2, probability: 0.3, seed: 1, step: 2, layer: 3, sampleIDs: $0.baseAddress!, into: m)
+        var keep = [UInt8](repeating: 0, count: n), ids = [0, 1]
+        keep.withUnsafeMutableBufferPointer { k in ids.withUnsafeBufferPointer {
+            dropoutMask(samples: 2, perSample: n / 2, probability: 0.3, seed: 1, step: 2, layer: 3, sampleIDs: $0.baseAddress!,
+                        into: k.baseAddress!)
         } }
+        let multiplier = keep.map { Double(Float($0) * scale) }
         let r = randomArray(n, seed: 92)
         var dx = [Float](repeating: 0, count: n), dy = r
-        x.ptr { xp in mask.ptr { m in dy.ptr { g in dx.ptr { d in geluBackward(x: xp, mask: m, dy: g, dx: d, count: n) } } } }
-        checkGradient("gelu", values: &x, analytic: dx, eps: 1e-3, rtol: 1e-4) { xs in
-            zip(xs.indices, xs).reduce(0.0) { $0 + self.exactGELU(Double($1.1)) * Double(mask[$1.0]) * Double(r[$1.0]) }
-        }
         var y = [Float](repeating: 0, count: n)
-        x.ptr { xp in mask.ptr { m in y.ptr { geluForward(x: xp, mask: m, y: $0, count: n) } } }
-        for i in 0..<n { XCTAssertEqual(Double(y[i]), exactGELU(Double(x[i])) * Double(mask[i]), accuracy: 2e-6) }
+        keep.withUnsafeBufferPointer { k in
+            let mask = DropoutMask(keep: k.baseAddress!, scale: scale)
+            x.ptr { xp in dy.ptr { g in dx.ptr { d in geluBackward(x: xp, mask: mask, dy: g, dx: d, count: n) } } }
+            x.ptr { xp in y.ptr { geluForward(x: xp, mask: mask, y: $0, count: n) } }
+        }
+        checkGradient("gelu", values: &x, analytic: dx, eps: 1e-3, rtol: 1e-4) { xs in
+            zip(xs.indices, xs).reduce(0.0) { $0 + self.exactGELU(Double($1.1)) * multiplier[$1.0] * Double(r[$1.0]) }
+        }
+        for i in 0..<n { XCTAssertEqual(Double(y[i]), exactGELU(Double(x[i])) * multiplier[i], accuracy: 2e-6) }
+        XCTAssertTrue(keep.contains(0) && keep.contains(1))
     }
 
     func testDropoutMaskIsKeyedPerSampleAndThreadIndependent() {
         let perSample = 5000, samples = 200
-        func mask(threads: Int, step: UInt64, ids: [Int]) -> [Float] {
+        func mask(threads: Int, step: UInt64, ids: [Int]) -> [UInt8] {
             Parallel.threads = threads
             defer { Parallel.threads = 1 }
-            var m = [Float](repeating: -1, count: ids.count * perSample)
-            m.ptr { out in ids.withUnsafeBufferPointer {
+            var m = [UInt8](repeating: 7, count: ids.count * perSample)
+            m.withUnsafeMutableBufferPointer { out in ids.withUnsafeBufferPointer {
                 dropoutMask(samples: ids.count, perSample: perSample, probability: 0.25, seed: 7, step: step, layer: 1,
-                            sampleIDs: $0.baseAddress!, into: out)
+                            sampleIDs: $0.baseAddress!, into: out.baseAddress!)
             } }
             return m
         }
@@ -60,7 +66,7 @@ final class ElementwiseTests: XCTestCase {
         XCTAssertEqual(Array(swapped[0..<perSample]), Array(a[(5 * perSample)..<(6 * perSample)]))
         let dropped = Double(a.filter { $0 == 0 }.count) / Double(a.count)
         XCTAssertEqual(dropped, 0.25, accuracy: 0.003)
-        XCTAssertTrue(a.allSatisfy { $0 == 0 || $0 == Float(1) / Float(0.75) })
+        XCTAssertTrue(a.allSatisfy { $0 == 0 || $0 == 1 })
     }
 
     func testGlobalAveragePool() {
