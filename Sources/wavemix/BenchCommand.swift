@@ -82,10 +82,13 @@ struct Bench: ParsableCommand {
 /// One line per layer kind: ms per step, share of the profiled time, GFLOP/s where it is a GEMM,
 /// and the bytes it must move (inputs, weights, outputs once) with the rate that implies. For
 /// layers that run GEMMs, the same GEMMs are then timed alone: "sgemm alone" is their GFLOP/s
-/// without the layer around them, "of it" the share of that speed the whole layer keeps.
+/// without the layer around them, "of it" the share of that speed the whole layer keeps. The last
+/// line adds up the GEMMs' FLOPs and their time alone: no implementation of these layers on top of
+/// this sgemm can take less than that.
 func printProfile(_ profile: [String: LayerProfile.Entry], steps count: Int) {
     let steps = Double(count)
     let total = profile.values.map(\.seconds).reduce(0, +)
+    var gemmFLOPs = 0.0, gemmSecondsAlone = 0.0
     print("layer kind                     ms/step   share   GFLOP/s   MB/step    GB/s   calls/step   sgemm alone   of it")
     for (name, e) in profile.sorted(by: { $0.value.seconds > $1.value.seconds }) {
         let gflops = e.flops > 0 ? String(format: "%9.1f", e.flops / e.seconds / 1e9) : "         "
@@ -93,6 +96,7 @@ func printProfile(_ profile: [String: LayerProfile.Entry], steps count: Int) {
         if e.flops > 0, !e.gemms.isEmpty {
             let seconds = e.isolatedGEMMSeconds()
             let flops = e.gemms.map { $0.key.flops * Double($0.value) }.reduce(0, +)
+            gemmFLOPs += flops; gemmSecondsAlone += seconds
             alone = String(format: "   %11.1f  %5.0f%%", flops / seconds / 1e9, 100 * seconds / e.seconds)
         }
         print(name.padding(toLength: 28, withPad: " ", startingAt: 0)
@@ -100,4 +104,8 @@ func printProfile(_ profile: [String: LayerProfile.Entry], steps count: Int) {
                        e.bytes / steps / 1e6, e.bytes / e.seconds / 1e9, Int(Double(e.calls) / steps)) + alone)
     }
     print("total".padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: " %9.2f", total / steps * 1e3))
+    if gemmFLOPs > 0 {
+        print(String(format: "GEMMs: %.1f GFLOP per step; alone they take %.1f ms (%.0f%% of the step)", gemmFLOPs / steps / 1e9,
+                     gemmSecondsAlone / steps * 1e3, 100 * gemmSecondsAlone / total))
+    }
 }
