@@ -158,56 +158,72 @@ public func convTranspose2dForward(
     }
 }
 
+/// Loads and stores of channel vectors for the tile transforms: eight channels at a time, or one
+/// (in the first lane of a SIMD2) for the channels past the last multiple of eight. Explicit
+/// vectors because with nine inputs or outputs per channel LLVM would not vectorise the channel
+/// loop (too many alias checks).
+private protocol ChannelLanes {
+    associatedtype Vector: SIMD where Vector.Scalar == Float
+    static var width: Int { get }
+    static func load(_ p: UnsafePointer<Float>) -> Vector
+    static func store(_ v: Vector, _ p: UnsafeMutablePointer<Float>)
+}
+
+private enum EightChannels: ChannelLanes {
+    static let width = 8
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+    }
+    @inline(__always) static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+    }
+}
+
+private enum OneChannel: ChannelLanes {
+    static let width = 1
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> SIMD2<Float> { SIMD2(p[0], 0) }
+    @inline(__always) static func store(_ v: SIMD2<Float>, _ p: UnsafeMutablePointer<Float>) { p[0] = v[0] }
+}
+
+/// Calls `eight(c)` for c = 0, 8, ... while eight channels remain, then `one(c)` for the rest.
+@inline(__always)
+private func forEachChannelVector(_ count: Int, eight: (Int) -> Void, one: (Int) -> Void) {
+    var c = 0
+    while c + EightChannels.width <= count { eight(c); c += EightChannels.width }
+    while c < count { one(c); c += OneChannel.width }
+}
+
 /// B^T d B for one tile, B^T = [1 -1 0; 0 1 0; 0 -1 1]: d holds the 3x3 input pixels (row-major),
-/// each `count` channels; output position i goes to out + i * stride. Explicit 8-lane vectors: with
-/// nine inputs and nine outputs LLVM would not vectorise the channel loop (too many alias checks).
+/// each `count` channels; output position i goes to out + i * stride.
 @inline(__always)
 private func tileInputTransform(_ d: UnsafePointer<UnsafePointer<Float>>, count: Int, into out: UnsafeMutablePointer<Float>, stride: Int) {
-    @inline(__always) func transform<V: SIMD>(_ l: (UnsafePointer<Float>) -> V, _ st: (V, UnsafeMutablePointer<Float>) -> Void, at c: Int)
-    where V.Scalar == Float {
-        let a0 = l(d[0] + c) - l(d[3] + c), a1 = l(d[1] + c) - l(d[4] + c), a2 = l(d[2] + c) - l(d[5] + c)
-        let b0 = l(d[3] + c), b1 = l(d[4] + c), b2 = l(d[5] + c)
-        let c0 = l(d[6] + c) - l(d[3] + c), c1 = l(d[7] + c) - l(d[4] + c), c2 = l(d[8] + c) - l(d[5] + c)
+    @inline(__always) func transform<L: ChannelLanes>(_: L.Type, at c: Int) {
+        let a0 = L.load(d[0] + c) - L.load(d[3] + c), a1 = L.load(d[1] + c) - L.load(d[4] + c)
+        let a2 = L.load(d[2] + c) - L.load(d[5] + c)
+        let b0 = L.load(d[3] + c), b1 = L.load(d[4] + c), b2 = L.load(d[5] + c)
+        let c0 = L.load(d[6] + c) - L.load(d[3] + c), c1 = L.load(d[7] + c) - L.load(d[4] + c)
+        let c2 = L.load(d[8] + c) - L.load(d[5] + c)
         let o = out + c
-        st(a0 - a1, o); st(a1, o + stride); st(a2 - a1, o + 2 * stride)
-        st(b0 - b1, o + 3 * stride); st(b1, o + 4 * stride); st(b2 - b1, o + 5 * stride)
-        st(c0 - c1, o + 6 * stride); st(c1, o + 7 * stride); st(c2 - c1, o + 8 * stride)
+        L.store(a0 - a1, o); L.store(a1, o + stride); L.store(a2 - a1, o + 2 * stride)
+        L.store(b0 - b1, o + 3 * stride); L.store(b1, o + 4 * stride); L.store(b2 - b1, o + 5 * stride)
+        L.store(c0 - c1, o + 6 * stride); L.store(c1, o + 7 * stride); L.store(c2 - c1, o + 8 * stride)
     }
-    var c = 0
-    while c + 8 <= count {
-        transform({ UnsafeRawPointer($0).loadUnaligned(as: SIMD8<Float>.self) },
-                  { UnsafeMutableRawPointer($1).storeBytes(of: $0, as: SIMD8<Float>.self) }, at: c)
-        c += 8
-    }
-    while c < count {
-        transform({ SIMD2<Float>($0[0], 0) }, { $1[0] = $0[0] }, at: c)
-        c += 1
-    }
+    forEachChannelVector(count, eight: { transform(EightChannels.self, at: $0) }, one: { transform(OneChannel.self, at: $0) })
 }
 
 /// A^T M A for one tile, A^T = [1 1 0; 0 1 1]: the nine products of `count` channels at
 /// p + i * stride -> the tile's four outputs (row-major 2x2) at out, out + count, ...
 @inline(__always)
 private func tileOutputTransform(_ p: UnsafePointer<Float>, stride: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
-    @inline(__always) func transform<V: SIMD>(_ l: (UnsafePointer<Float>) -> V, _ st: (V, UnsafeMutablePointer<Float>) -> Void, at c: Int)
-    where V.Scalar == Float {
+    @inline(__always) func transform<L: ChannelLanes>(_: L.Type, at c: Int) {
         let q = p + c
-        let z00 = l(q) + l(q + stride), z01 = l(q + stride) + l(q + 2 * stride)
-        let z10 = l(q + 3 * stride) + l(q + 4 * stride), z11 = l(q + 4 * stride) + l(q + 5 * stride)
-        let z20 = l(q + 6 * stride) + l(q + 7 * stride), z21 = l(q + 7 * stride) + l(q + 8 * stride)
+        let z00 = L.load(q) + L.load(q + stride), z01 = L.load(q + stride) + L.load(q + 2 * stride)
+        let z10 = L.load(q + 3 * stride) + L.load(q + 4 * stride), z11 = L.load(q + 4 * stride) + L.load(q + 5 * stride)
+        let z20 = L.load(q + 6 * stride) + L.load(q + 7 * stride), z21 = L.load(q + 7 * stride) + L.load(q + 8 * stride)
         let o = out + c
-        st(z00 + z10, o); st(z01 + z11, o + count); st(z10 + z20, o + 2 * count); st(z11 + z21, o + 3 * count)
+        L.store(z00 + z10, o); L.store(z01 + z11, o + count); L.store(z10 + z20, o + 2 * count); L.store(z11 + z21, o + 3 * count)
     }
-    var c = 0
-    while c + 8 <= count {
-        transform({ UnsafeRawPointer($0).loadUnaligned(as: SIMD8<Float>.self) },
-                  { UnsafeMutableRawPointer($1).storeBytes(of: $0, as: SIMD8<Float>.self) }, at: c)
-        c += 8
-    }
-    while c < count {
-        transform({ SIMD2<Float>($0[0], 0) }, { $1[0] = $0[0] }, at: c)
-        c += 1
-    }
+    forEachChannelVector(count, eight: { transform(EightChannels.self, at: $0) }, one: { transform(OneChannel.self, at: $0) })
 }
 
 /// dx = dL/dx (overwritten), dWeight += dL/dW, dBias += dL/db.
