@@ -9,44 +9,83 @@
 // position (nine GEMMs over tiles, K = cin) and transformed back: 9 multiplications where direct
 // needs 16, with GEMMs that OpenBLAS runs as fast as the direct form's (K = cin runs at the same
 // GFLOP/s as K = 4 cin on these shapes).
-// Backward: im2col of the output gradient with the full 4x4 kernel, then one GEMM each for dx and dW.
+// Backward, Winograd too: dx is a sum over the four classes of 2x2 convolutions of each class's
+// output-gradient plane with the class slice flipped, so per 2x2 tile of dx the four classes'
+// transformed 3x3 gradient tiles stack along K (nine GEMMs, K = 4 cout). dW is the Winograd weight
+// gradient: per class, sum over tiles of (B^T d B) x (A dY A^T) position by position (nine GEMMs,
+// K = tiles), then G^T (.) G back to the 2x2 slice.
 
 /// Per axis and output parity p (0 even, 1 odd): the input offset of a class tile's first input
 /// row, and the kernel taps that meet the tile's inputs in increasing order. Output 2m lies under
 /// input m-1 (tap 3) and m (tap 1); output 2m+1 under input m (tap 2) and m+1 (tap 0).
 private let classOrigin = [-1, 0]
 private let classTaps = [[3, 1], [2, 0]]
-/// Floats of transformed tiles per forward chunk: 2 MiB, so the GEMMs read them from cache right
-/// after the transform wrote them.
+/// dx's tiles: input pixel i takes class outputs i and i+1 (even class) or i-1 and i (odd class),
+/// through the class taps in reverse order.
+private let gradientOrigin = [0, -1]
+/// Floats of transformed tiles per chunk: at most 2 MiB, so the GEMMs read them from cache right
+/// after the transform wrote them; fewer tiles where that keeps each GEMM small enough for
+/// OpenBLAS's small-matrix kernel (SmallGEMM, BLAS.swift: 91 -> 111 GFLOP/s on these GEMMs).
 private let tileChunkBudget = 1 << 19
 
-/// Floats of scratch the forward and backward need; the forward gets one chunk buffer per thread
-/// for up to `threads` threads.
+/// Tiles per chunk, for `rowFloats` floats of transformed tiles and `macs` multiply-adds in one
+/// GEMM per tile.
+private func tiles(_ g: PatchGeometry, rowFloats: Int, macs: Int) -> Int {
+    min(chunkRows(total: tileCount(g), rowFloats: rowFloats, budget: tileChunkBudget), SmallGEMM.rows(macsPerRow: macs) ?? .max)
+}
+
+/// Floats of scratch the forward and backward need; each gets one chunk buffer per thread for up
+/// to `threads` threads.
 public func convTranspose2dScratchCount(_ g: PatchGeometry, cin: Int, threads: Int = 1) -> Int {
-    let backward = 2 * cin * g.patchSize + chunkRows(total: g.rows, rowFloats: g.patchSize) * g.patchSize
-    let forward = 36 * cin * g.channels + cin + max(1, threads) * tileChunkFloats(g, cin: cin)
+    let threads = max(1, threads), cout = g.channels
+    let forward = 36 * cin * cout + cin + threads * tileChunkFloats(g, cin: cin)
+    let backward = 72 * cin * cout + max(cin, cout)
+        + max(threads * gradientChunkFloats(g, cin: cin), weightGradientChunkFloats(g, cin: cin))
     return max(backward, forward)
 }
 
 private func tileCount(_ g: PatchGeometry) -> Int { g.batch * ((g.gridHeight + 1) / 2) * ((g.gridWidth + 1) / 2) }
 
 private func tilesPerChunk(_ g: PatchGeometry, cin: Int) -> Int {
-    chunkRows(total: tileCount(g), rowFloats: 9 * (cin + g.channels), budget: tileChunkBudget)
+    tiles(g, rowFloats: 9 * (cin + g.channels), macs: cin * g.channels)
 }
 
 /// Transformed inputs [9][tiles][cin], products [9][tiles][cout], one tile's outputs [4][cout].
 private func tileChunkFloats(_ g: PatchGeometry, cin: Int) -> Int {
-    tilesPerChunk(g, cin: cin) * 9 * (cin + g.channels) + 4 * g.channels
+    let chunk = tilesPerChunk(g, cin: cin)
+    return 9 * chunk * (cin + g.channels) + 4 * g.channels
 }
 
-/// PyTorch [cin, cout, k*k] -> [cin, k*k, cout].
+/// dx's chunks: transformed gradient tiles [9][tiles][4 cout], products [9][tiles][cin], one
+/// tile's outputs [4][cin].
+private func gradientTilesPerChunk(_ g: PatchGeometry, cin: Int) -> Int {
+    tiles(g, rowFloats: 9 * (4 * g.channels + cin), macs: 4 * g.channels * cin)
+}
+
+private func gradientChunkFloats(_ g: PatchGeometry, cin: Int) -> Int {
+    let chunk = gradientTilesPerChunk(g, cin: cin)
+    return 9 * chunk * (4 * g.channels + cin) + 4 * cin
+}
+
+/// dW's chunks (one, shared by the threads): transformed inputs [9][tiles][cin] and output
+/// gradients [9][tiles][cout] of one class.
+private func weightGradientTiles(_ g: PatchGeometry, cin: Int) -> Int {
+    tiles(g, rowFloats: 9 * (cin + g.channels), macs: cin * g.channels)
+}
+
+private func weightGradientChunkFloats(_ g: PatchGeometry, cin: Int) -> Int {
+    let chunk = weightGradientTiles(g, cin: cin)
+    return 9 * chunk * (cin + g.channels)
+}
+
+/// G k G^T, G = [1 0; 1 1; 0 1], of the 2x2 kernel slice (k00 k01; k10 k11): position i * 3 + j
+/// goes to out[(i * 3 + j) * stride].
 @inline(__always)
-func permuteTransposedWeight(_ w: UnsafePointer<Float>, cin: Int, cout: Int, taps: Int, into wp: UnsafeMutablePointer<Float>) {
-    for ci in 0..<cin {
-        for co in 0..<cout {
-            for t in 0..<taps { wp[(ci * taps + t) * cout + co] = w[(ci * cout + co) * taps + t] }
-        }
+private func kernelTransform(_ k00: Float, _ k01: Float, _ k10: Float, _ k11: Float, into out: UnsafeMutablePointer<Float>, stride: Int) {
+    func put(_ i: Int, _ a: Float, _ b: Float) {
+        out[3 * i * stride] = a; out[(3 * i + 1) * stride] = a + b; out[(3 * i + 2) * stride] = b
     }
+    put(0, k00, k01); put(1, k00 + k10, k01 + k11); put(2, k10, k11)
 }
 
 /// A per-channel affine map and optional residual applied to each output as it is written:
@@ -84,14 +123,7 @@ public func convTranspose2dForward(
         let (y0, y1, x0, x1) = (classTaps[py][0] * 4, classTaps[py][1] * 4, classTaps[px][0], classTaps[px][1])
         for ci in 0..<cin { for co in 0..<cout {
             let k = weight + (ci * cout + co) * 16
-            let (g00, g01, g10, g11) = (k[y0 + x0], k[y0 + x1], k[y1 + x0], k[y1 + x1])
-            // Row i of G g (along y), then G along x into positions 3i, 3i + 1, 3i + 2.
-            func put(_ i: Int, _ g0: Float, _ g1: Float) {
-                u[((i * 3 + 0) * cin + ci) * cout + co] = g0
-                u[((i * 3 + 1) * cin + ci) * cout + co] = g0 + g1
-                u[((i * 3 + 2) * cin + ci) * cout + co] = g1
-            }
-            put(0, g00, g01); put(1, g00 + g10, g01 + g11); put(2, g10, g11)
+            kernelTransform(k[y0 + x0], k[y0 + x1], k[y1 + x0], k[y1 + x1], into: u + ci * cout + co, stride: cin * cout)
         } }
     } }
     let chunk = tilesPerChunk(g, cin: cin)
@@ -106,34 +138,31 @@ public func convTranspose2dForward(
     }
     let out = UnsafeSendable(y), buffers = UnsafeSendable(zeros + cin)
     Parallel.forEach(pieces) { piece in
-        let v = buffers.value + piece * tileChunkFloats(g, cin: cin), product = v + 9 * chunk * cin
-        let tileOut = product + 9 * chunk * cout
+        let vs = chunk * cin, ps = chunk * cout
+        let v = buffers.value + piece * tileChunkFloats(g, cin: cin), product = v + 9 * vs, tileOut = product + 9 * ps
         let d = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: 9)  // one tile's input pixels
         defer { d.deallocate() }
         forEachChunk(rows: tiles, piece: piece, of: pieces, chunk: chunk) { t0, t1 in
             let count = t1 - t0
             for py in 0..<2 { for px in 0..<2 {
                 // Input transform B^T d B, B^T = [1 -1 0; 0 1 0; 0 -1 1], on each tile's 3x3 inputs.
-                let oy = classOrigin[py], ox = classOrigin[px]
                 for t in t0..<t1 {
                     let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
-                    let m0 = 2 * ty + oy, l0 = 2 * tx + ox
-                    d.update(repeating: UnsafePointer(zeros), count: 9)
-                    for r in 0..<3 where m0 + r >= 0 && m0 + r < h {
-                        for c in 0..<3 where l0 + c >= 0 && l0 + c < w { d[r * 3 + c] = x + ((n * h + m0 + r) * w + l0 + c) * cin }
+                    gatherTile(d, m0: 2 * ty + classOrigin[py], l0: 2 * tx + classOrigin[px], h: h, w: w, zeros: zeros) { m, l in
+                        x + ((n * h + m) * w + l) * cin
                     }
-                    tileInputTransform(UnsafePointer(d), count: cin, into: v + (t - t0) * cin, stride: chunk * cin)
+                    tileInputTransform(d, count: cin, into: v + (t - t0) * cin, stride: vs)
                 }
                 let u = weights + (py * 2 + px) * 9 * cin * cout
                 for position in 0..<9 {
-                    gemm(transA: false, transB: false, m: count, n: cout, k: cin, a: v + position * chunk * cin, lda: cin,
-                         b: u + position * cin * cout, ldb: cout, beta: 0, c: product + position * chunk * cout, ldc: cout,
+                    gemm(transA: false, transB: false, m: count, n: cout, k: cin, a: v + position * vs, lda: cin,
+                         b: u + position * cin * cout, ldb: cout, beta: 0, c: product + position * ps, ldc: cout,
                          split: false)
                 }
                 // Output transform A^T M A, A^T = [1 1 0; 0 1 1], then bias, epilogue, write-out.
                 for t in t0..<t1 {
                     let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
-                    tileOutputTransform(product + (t - t0) * cout, stride: chunk * cout, count: cout, into: tileOut)
+                    tileOutputTransform(product + (t - t0) * cout, stride: ps, count: cout, into: tileOut)
                     for a in 0..<2 { for b in 0..<2 {
                         let m = 2 * ty + a, l = 2 * tx + b
                         guard m < h, l < w else { continue }
@@ -226,32 +255,177 @@ private func tileOutputTransform(_ p: UnsafePointer<Float>, stride: Int, count: 
     forEachChannelVector(count, eight: { transform(EightChannels.self, at: $0) }, one: { transform(OneChannel.self, at: $0) })
 }
 
-/// dx = dL/dx (overwritten), dWeight += dL/dW, dBias += dL/db.
+/// A dY A^T for one tile of output gradients, A^T = [1 1 0; 0 1 1]: y holds the 2x2 gradient
+/// pixels (row-major), each `count` channels; position i goes to out + i * stride. (The same map
+/// as the kernel transform: it is the adjoint of the output transform.)
+@inline(__always)
+private func tileGradientTransform(_ y: UnsafePointer<UnsafePointer<Float>>, count: Int, into out: UnsafeMutablePointer<Float>, stride: Int) {
+    @inline(__always) func transform<L: ChannelLanes>(_: L.Type, at c: Int) {
+        let y00 = L.load(y[0] + c), y01 = L.load(y[1] + c), y10 = L.load(y[2] + c), y11 = L.load(y[3] + c)
+        let m0 = y00 + y10, m1 = y01 + y11, o = out + c
+        L.store(y00, o); L.store(y00 + y01, o + stride); L.store(y01, o + 2 * stride)
+        L.store(m0, o + 3 * stride); L.store(m0 + m1, o + 4 * stride); L.store(m1, o + 5 * stride)
+        L.store(y10, o + 6 * stride); L.store(y10 + y11, o + 7 * stride); L.store(y11, o + 8 * stride)
+    }
+    forEachChannelVector(count, eight: { transform(EightChannels.self, at: $0) }, one: { transform(OneChannel.self, at: $0) })
+}
+
+/// Points d[r * 3 + c] at pixel (m0 + r, l0 + c) of an h x w plane (`pixel(m, l)`), or at zeros
+/// outside it: one tile's 3x3 inputs.
+@inline(__always)
+private func gatherTile(_ d: UnsafeMutablePointer<UnsafePointer<Float>>, m0: Int, l0: Int, h: Int, w: Int,
+                        zeros: UnsafePointer<Float>, pixel: (Int, Int) -> UnsafePointer<Float>) {
+    d.update(repeating: zeros, count: 9)
+    for r in 0..<3 where m0 + r >= 0 && m0 + r < h {
+        for c in 0..<3 where l0 + c >= 0 && l0 + c < w { d[r * 3 + c] = pixel(m0 + r, l0 + c) }
+    }
+}
+
+/// dx = dL/dx (overwritten), dWeight += dL/dW, dBias += dL/db. `scratch` as for the forward; dx's
+/// tiles are split over up to `scratchThreads` threads, dW's GEMMs over its nine positions (and
+/// blocks of cin). Results do not depend on the thread count.
 public func convTranspose2dBackward(
     x: UnsafePointer<Float>, cin: Int, _ g: PatchGeometry,
     weight: UnsafePointer<Float>, dy: UnsafePointer<Float>,
     dx: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>?,
-    scratch: UnsafeMutablePointer<Float>
+    scratch: UnsafeMutablePointer<Float>, scratchThreads: Int = 1
 ) {
-    let patch = g.patchSize, taps = g.kernel * g.kernel, cout = g.channels
-    let wp = scratch, dwp = scratch + cin * patch, dcols = scratch + 2 * cin * patch
-    permuteTransposedWeight(weight, cin: cin, cout: cout, taps: taps, into: wp)
-    dwp.update(repeating: 0, count: cin * patch)
-    let chunk = chunkRows(total: g.rows, rowFloats: patch)
-    var q0 = 0
-    while q0 < g.rows {
-        let q1 = min(g.rows, q0 + chunk)
-        im2col(dy, g, rows: q0, q1, into: dcols)
-        gemm(transA: false, transB: true, m: q1 - q0, n: cin, k: patch,
-             a: dcols, lda: patch, b: wp, ldb: patch, beta: 0, c: dx + q0 * cin, ldc: cin)
-        gemm(transA: true, transB: false, m: cin, n: patch, k: q1 - q0,
-             a: x + q0 * cin, lda: cin, b: dcols, ldb: patch, beta: 1, c: dwp, ldc: patch)
-        q0 = q1
-    }
-    for ci in 0..<cin {
-        for co in 0..<cout {
-            for t in 0..<taps { dWeight[(ci * cout + co) * taps + t] += dwp[(ci * taps + t) * cout + co] }
+    precondition(g.kernel == 4 && g.stride == 2 && g.pad == 1 && g.height == 2 * g.gridHeight && g.width == 2 * g.gridWidth,
+                 "convTranspose2dBackward implements kernel 4, stride 2, padding 1")
+    let cout = g.channels
+    // flipped[position] is [4 cout, cin]: row class * cout + co holds G k G^T of the class slice
+    // flipped in both axes, transposed. gradients[class * 9 + position] is dL/dU, [cin, cout].
+    let flipped = scratch, gradients = flipped + 36 * cout * cin, zeros = gradients + 36 * cin * cout
+    let buffers = zeros + max(cin, cout)
+    zeros.update(repeating: 0, count: max(cin, cout))
+    for py in 0..<2 { for px in 0..<2 {
+        let row = (py * 2 + px) * cout
+        let (y0, y1, x0, x1) = (classTaps[py][1] * 4, classTaps[py][0] * 4, classTaps[px][1], classTaps[px][0])
+        for ci in 0..<cin { for co in 0..<cout {
+            let k = weight + (ci * cout + co) * 16
+            kernelTransform(k[y0 + x0], k[y0 + x1], k[y1 + x0], k[y1 + x1], into: flipped + (row + co) * cin + ci, stride: 4 * cout * cin)
+        } }
+    } }
+    convTranspose2dInputGradient(cin: cin, g, flipped: flipped, dy: dy, dx: dx, zeros: zeros, buffers: buffers,
+                                 scratchThreads: scratchThreads)
+    convTranspose2dWeightGradient(x: x, cin: cin, g, dy: dy, gradients: gradients, zeros: zeros, buffers: buffers)
+    // dW += G^T (dL/dU) G, G^T = [1 1 0; 0 1 1], back onto each class's 2x2 slice.
+    let plane = cin * cout
+    for py in 0..<2 { for px in 0..<2 {
+        let u = gradients + (py * 2 + px) * 9 * plane
+        for ci in 0..<cin { for co in 0..<cout {
+            let q = u + ci * cout + co, k = dWeight + (ci * cout + co) * 16
+            for r in 0..<2 { for c in 0..<2 {
+                let top = q[(r * 3 + c) * plane] + q[(r * 3 + c + 1) * plane]
+                let bottom = q[((r + 1) * 3 + c) * plane] + q[((r + 1) * 3 + c + 1) * plane]
+                k[classTaps[py][r] * 4 + classTaps[px][c]] += top + bottom
+            } }
+        } }
+    } }
+    if let dBias { addColumnSums(dy, ld: cout, rows: g.batch * g.height * g.width, cols: cout, into: dBias) }
+}
+
+/// dx per 2x2 tile of the input grid: the four classes' gradient tiles, transformed and stacked
+/// along K, times the flipped class weights; every dx pixel is written once.
+private func convTranspose2dInputGradient(
+    cin: Int, _ g: PatchGeometry, flipped: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+    zeros: UnsafePointer<Float>, buffers: UnsafeMutablePointer<Float>, scratchThreads: Int
+) {
+    let cout = g.channels, h = g.gridHeight, w = g.gridWidth, k = 4 * cout
+    let th = (h + 1) / 2, tw = (w + 1) / 2, tiles = tileCount(g)
+    let chunk = gradientTilesPerChunk(g, cin: cin)
+    let pieces = max(1, min(Parallel.threads, scratchThreads, tiles / 64))
+    if let observe = GEMMShape.observer {
+        for piece in 0..<pieces {
+            forEachChunk(rows: tiles, piece: piece, of: pieces, chunk: chunk) { t0, t1 in
+                for _ in 0..<9 { observe(GEMMShape(transA: false, transB: false, m: t1 - t0, n: cin, k: k, accumulate: false)) }
+            }
         }
     }
-    if let dBias { addColumnSums(dy, ld: cout, rows: g.batch * g.height * g.width, cols: cout, into: dBias) }
+    let out = UnsafeSendable(dx), shared = UnsafeSendable(buffers)
+    Parallel.forEach(pieces) { piece in
+        let vs = chunk * k, ps = chunk * cin
+        let v = shared.value + piece * gradientChunkFloats(g, cin: cin), product = v + 9 * vs, tileOut = product + 9 * ps
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 9) { d in
+            let d = d.baseAddress!
+            forEachChunk(rows: tiles, piece: piece, of: pieces, chunk: chunk) { t0, t1 in
+                for t in t0..<t1 {
+                    let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
+                    for py in 0..<2 { for px in 0..<2 {
+                        gatherTile(d, m0: 2 * ty + gradientOrigin[py], l0: 2 * tx + gradientOrigin[px], h: h, w: w, zeros: zeros) { m, l in
+                            dy + ((n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px) * cout
+                        }
+                        tileInputTransform(d, count: cout, into: v + (t - t0) * k + (py * 2 + px) * cout, stride: vs)
+                    } }
+                }
+                for position in 0..<9 {
+                    gemm(transA: false, transB: false, m: t1 - t0, n: cin, k: k, a: v + position * vs, lda: k,
+                         b: flipped + position * k * cin, ldb: cin, beta: 0, c: product + position * ps, ldc: cin,
+                         split: false)
+                }
+                for t in t0..<t1 {
+                    let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
+                    tileOutputTransform(product + (t - t0) * cin, stride: ps, count: cin, into: tileOut)
+                    for a in 0..<2 { for b in 0..<2 where 2 * ty + a < h && 2 * tx + b < w {
+                        (out.value + ((n * h + 2 * ty + a) * w + 2 * tx + b) * cin).update(from: tileOut + (a * 2 + b) * cin, count: cin)
+                    } }
+                }
+            }
+        }
+    }
+}
+
+/// gradients[class * 9 + position] = sum over the class's tiles of (B^T d B)^T (A dY A^T) at that
+/// position. Chunks of tiles in a fixed order; in each, the threads transform tiles, then share
+/// out the nine GEMMs (split further into blocks of cin when there are more threads than nine),
+/// so every sum runs in the same order whatever the thread count.
+private func convTranspose2dWeightGradient(
+    x: UnsafePointer<Float>, cin: Int, _ g: PatchGeometry, dy: UnsafePointer<Float>,
+    gradients: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>, buffers: UnsafeMutablePointer<Float>
+) {
+    let cout = g.channels, h = g.gridHeight, w = g.gridWidth
+    let th = (h + 1) / 2, tw = (w + 1) / 2, tiles = tileCount(g)
+    let chunk = weightGradientTiles(g, cin: cin)
+    let vs = chunk * cin, zs = chunk * cout
+    let v = buffers, z = buffers + 9 * vs
+    gradients.update(repeating: 0, count: 36 * cin * cout)
+    let blocks = max(1, min(cin / GEMMSplit.tile, (2 * Parallel.threads + 8) / 9))
+    let workers = min(Parallel.threads, 9 * blocks)
+    for py in 0..<2 { for px in 0..<2 {
+        let u = gradients + (py * 2 + px) * 9 * cin * cout
+        var t0 = 0
+        while t0 < tiles {
+            let t1 = min(tiles, t0 + chunk), count = t1 - t0
+            for _ in 0..<9 { GEMMShape.observer?(GEMMShape(transA: true, transB: false, m: cin, n: cout, k: count, accumulate: true)) }
+            Parallel.forRange(count, minPerThread: 16) { lo, hi in
+                withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 9) { d in
+                    let d = d.baseAddress!
+                    for t in (t0 + lo)..<(t0 + hi) {
+                        let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
+                        gatherTile(d, m0: 2 * ty + classOrigin[py], l0: 2 * tx + classOrigin[px], h: h, w: w, zeros: zeros) { m, l in
+                            x + ((n * h + m) * w + l) * cin
+                        }
+                        tileInputTransform(d, count: cin, into: v + (t - t0) * cin, stride: vs)
+                        // The class's 2x2 output gradients; outputs past the grid were never written.
+                        for a in 0..<2 { for b in 0..<2 {
+                            let m = 2 * ty + a, l = 2 * tx + b
+                            d[a * 2 + b] = m < h && l < w ? dy + ((n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px) * cout : zeros
+                        } }
+                        tileGradientTransform(d, count: cout, into: z + (t - t0) * cout, stride: zs)
+                    }
+                }
+            }
+            Parallel.forEach(workers) { worker in
+                for item in stride(from: worker, to: 9 * blocks, by: workers) {
+                    let position = item % 9, block = item / 9
+                    let lo = cin / GEMMSplit.tile * block / blocks * GEMMSplit.tile
+                    let hi = block == blocks - 1 ? cin : cin / GEMMSplit.tile * (block + 1) / blocks * GEMMSplit.tile
+                    gemm(transA: true, transB: false, m: hi - lo, n: cout, k: count, a: v + position * vs + lo, lda: cin,
+                         b: z + position * zs, ldb: cout, beta: 1,
+                         c: u + (position * cin + lo) * cout, ldc: cout, split: false)
+                }
+            }
+            t0 = t1
+        }
+    } }
 }

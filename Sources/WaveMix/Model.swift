@@ -300,7 +300,8 @@ public final class WaveMixModel {
                   floats: 2 * ug.rows * ff.upsample.cin + 2 * ug.patchSize * ff.upsample.cin + ug.batch * ug.height * ug.width * ug.channels) {
                 convTranspose2dBackward(x: acts.projected[k - 1], cin: ff.upsample.cin, ug,
                                         weight: p(ff.upsample.weight), dy: ws.dUpsampled, dx: ws.dProjected,
-                                        dWeight: g(ff.upsample.weight), dBias: g(ff.upsample.bias), scratch: ws.convScratch)
+                                        dWeight: g(ff.upsample.weight), dBias: g(ff.upsample.bias), scratch: ws.convScratch,
+                                        scratchThreads: ws.threads)
             }
             let mask = drawnMask(acts, level: k)
             dense("expand", ff.expand, x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows, y: ws.expanded, ldy: m, recompute: true)

@@ -128,8 +128,13 @@ final class ConvolutionTests: XCTestCase {
         var dy = r, dx = [Float](repeating: 3, count: x.count)
         var dw = [Float](repeating: 0, count: wt.count), db = [Float](repeating: 0, count: cout)
         x.ptr { xp in wt.ptr { wp in dy.ptr { dyp in dx.ptr { dxp in dw.ptr { dwp in db.ptr { dbp in scratch.ptr { sp in
-            convTranspose2dBackward(x: xp, cin: cin, g, weight: wp, dy: dyp, dx: dxp, dWeight: dwp, dBias: dbp, scratch: sp)
+            convTranspose2dBackward(x: xp, cin: cin, g, weight: wp, dy: dyp, dx: dxp, dWeight: dwp, dBias: dbp,
+                                    scratch: sp, scratchThreads: threads)
         } } } } } } }
+        let direct = naiveConvTranspose2dBackward(x: x, n: n, h: h, w: w, cin: cin, weight: wt, dy: r, cout: cout,
+                                                  k: k, stride: stride, pad: pad)
+        assertClose(dx, direct.dx, "convT dx")
+        assertClose(dw, direct.dW, "convT dW")
         checkGradient("convT dx", samples: samples, values: &x, analytic: dx, eps: 0.5) { dot(naive($0, wt, b), r) }
         checkGradient("convT dW", samples: samples, values: &wt, analytic: dw, eps: 0.5) { dot(naive(x, $0, b), r) }
         checkGradient("convT db", samples: samples, values: &b, analytic: db, eps: 0.5) { dot(naive(x, wt, $0), r) }
@@ -173,5 +178,47 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    func testConvTransposeBackwardSplitIsBitwise() {
+        // Enough tiles (4 x 6 x 6) for one dx piece per thread; 5 threads also split dW's GEMMs into
+        // blocks of cin. dW accumulates onto what is there.
+        let g = PatchGeometry(batch: 4, height: 24, width: 24, channels: 16, kernel: 4, stride: 2, pad: 1, gridHeight: 12, gridWidth: 12)
+        var x = randomArray(4 * 12 * 12 * 32, seed: 51), wt = randomArray(32 * 16 * 16, seed: 52)
+        var dy = randomArray(4 * 24 * 24 * 16, seed: 53)
+        func run(_ threads: Int) -> [Float] {
+            Parallel.threads = threads
+            defer { Parallel.threads = 1 }
+            var scratch = [Float](repeating: 0, count: convTranspose2dScratchCount(g, cin: 32, threads: threads))
+            var dx = [Float](repeating: 0, count: x.count), dw = randomArray(wt.count, seed: 54)
+            var db = [Float](repeating: 0, count: 16)
+            x.ptr { xp in wt.ptr { wp in dy.ptr { dyp in dx.ptr { dxp in dw.ptr { dwp in db.ptr { dbp in scratch.ptr { sp in
+                convTranspose2dBackward(x: xp, cin: 32, g, weight: wp, dy: dyp, dx: dxp, dWeight: dwp, dBias: dbp,
+                                        scratch: sp, scratchThreads: threads)
+            } } } } } } }
+            return dx + dw + db
+        }
+        let one = run(1)
+        for threads in [2, 3, 5] { XCTAssertEqual(one, run(threads), "\(threads) threads") }
+    }
+
     func testConvTransposeManyChunks() { checkConvTranspose(n: 2, h: 32, w: 32, cin: 2, cout: 64, samples: 4) }
+
+    func testConvTransposeBackwardManyWeightGradientChunks() {
+        // 3 x 8 x 8 tiles of 160 + 160 channels: more than one chunk of dW's tiles (2^19 floats / 9 (cin + cout)).
+        let n = 3, h = 16, w = 16, cin = 160, cout = 160
+        let g = PatchGeometry(batch: n, height: 2 * h, width: 2 * w, channels: cout, kernel: 4, stride: 2, pad: 1, gridHeight: h, gridWidth: w)
+        var x = randomArray(n * h * w * cin, seed: 61), wt = randomArray(cin * cout * 16, seed: 62)
+        var dy = randomArray(n * 4 * h * w * cout, seed: 63)
+        var scratch = [Float](repeating: 0, count: convTranspose2dScratchCount(g, cin: cin, threads: 2))
+        var dx = [Float](repeating: 0, count: x.count), dw = [Float](repeating: 0, count: wt.count)
+        Parallel.threads = 2
+        defer { Parallel.threads = 1 }
+        x.ptr { xp in wt.ptr { wp in dy.ptr { dyp in dx.ptr { dxp in dw.ptr { dwp in scratch.ptr { sp in
+            convTranspose2dBackward(x: xp, cin: cin, g, weight: wp, dy: dyp, dx: dxp, dWeight: dwp, dBias: nil,
+                                    scratch: sp, scratchThreads: 2)
+        } } } } } }
+        let direct = naiveConvTranspose2dBackward(x: x, n: n, h: h, w: w, cin: cin, weight: wt, dy: dy, cout: cout,
+                                                  k: 4, stride: 2, pad: 1)
+        assertClose(dx, direct.dx, "convT dx")
+        assertClose(dw, direct.dW, "convT dW")
+    }
 }

@@ -34,6 +34,24 @@ func naiveConvTranspose2d(x: [Float], n: Int, h: Int, w: Int, cin: Int, weight: 
     return (y, ho, wo)
 }
 
+/// dL/dx and dL/dW of naiveConvTranspose2d for output gradient dy, by the same direct loops in Double.
+func naiveConvTranspose2dBackward(x: [Float], n: Int, h: Int, w: Int, cin: Int, weight: [Float], dy: [Float], cout: Int,
+                                  k: Int, stride: Int, pad: Int) -> (dx: [Float], dW: [Float]) {
+    let ho = (h - 1) * stride - 2 * pad + k, wo = (w - 1) * stride - 2 * pad + k
+    var dx = [Double](repeating: 0, count: x.count), dW = [Double](repeating: 0, count: weight.count)
+    for b in 0..<n { for iy in 0..<h { for ix in 0..<w { for ci in 0..<cin {
+        let xi = ((b * h + iy) * w + ix) * cin + ci, v = Double(x[xi])
+        for co in 0..<cout { for ky in 0..<k { for kx in 0..<k {
+            let oy = iy * stride - pad + ky, ox = ix * stride - pad + kx
+            if oy < 0 || oy >= ho || ox < 0 || ox >= wo { continue }
+            let g = Double(dy[((b * ho + oy) * wo + ox) * cout + co]), wi = ((ci * cout + co) * k + ky) * k + kx
+            dx[xi] += g * Double(weight[wi])
+            dW[wi] += g * v
+        } } }
+    } } } }
+    return (dx.map { Float($0) }, dW.map { Float($0) })
+}
+
 func naiveDense(x: [Float], rows: Int, cin: Int, weight: [Float], bias: [Float]?, cout: Int) -> [Float] {
     var y = [Float](repeating: 0, count: rows * cout)
     for r in 0..<rows { for co in 0..<cout {
