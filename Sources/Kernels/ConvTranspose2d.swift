@@ -40,7 +40,7 @@ public func convTranspose2dScratchCount(_ g: PatchGeometry, cin: Int, threads: I
     let threads = max(1, threads), cout = g.channels
     let forward = 36 * cin * cout + cin + threads * tileChunkFloats(g, cin: cin)
     let backward = 72 * cin * cout + max(cin, cout)
-        + max(threads * gradientChunkFloats(g, cin: cin), weightGradientChunkFloats(g, cin: cin))
+        + max(threads * gradientChunkFloats(g, cin: cin), min(threads, 4) * weightGradientChunkFloats(g, cin: cin))
     return max(backward, forward)
 }
 
@@ -67,8 +67,8 @@ private func gradientChunkFloats(_ g: PatchGeometry, cin: Int) -> Int {
     return 9 * chunk * (4 * g.channels + cin) + 4 * cin
 }
 
-/// dW's chunks (one, shared by the threads): transformed inputs [9][tiles][cin] and output
-/// gradients [9][tiles][cout] of one class.
+/// dW's chunks (one per thread for up to four threads, else one shared): transformed inputs
+/// [9][tiles][cin] and output gradients [9][tiles][cout] of one class.
 private func weightGradientTiles(_ g: PatchGeometry, cin: Int) -> Int {
     tiles(g, rowFloats: 9 * (cin + g.channels), macs: cin * g.channels)
 }
@@ -308,7 +308,8 @@ public func convTranspose2dBackward(
     } }
     convTranspose2dInputGradient(cin: cin, g, flipped: flipped, dy: dy, dx: dx, zeros: zeros, buffers: buffers,
                                  scratchThreads: scratchThreads)
-    convTranspose2dWeightGradient(x: x, cin: cin, g, dy: dy, gradients: gradients, zeros: zeros, buffers: buffers)
+    convTranspose2dWeightGradient(x: x, cin: cin, g, dy: dy, gradients: gradients, zeros: zeros, buffers: buffers,
+                                  scratchThreads: scratchThreads)
     // dW += G^T (dL/dU) G, G^T = [1 1 0; 0 1 1], back onto each class's 2x2 slice.
     let plane = cin * cout
     for py in 0..<2 { for px in 0..<2 {
@@ -376,56 +377,83 @@ private func convTranspose2dInputGradient(
 }
 
 /// gradients[class * 9 + position] = sum over the class's tiles of (B^T d B)^T (A dY A^T) at that
-/// position. Chunks of tiles in a fixed order; in each, the threads transform tiles, then share
-/// out the nine GEMMs (split further into blocks of cin when there are more threads than nine),
-/// so every sum runs in the same order whatever the thread count.
+/// position, over chunks of tiles in a fixed order. With 1, 2 or 4 threads each thread takes whole
+/// classes (no synchronisation inside the call); otherwise, per chunk, the threads transform tiles
+/// and then share out the nine GEMMs (split further into blocks of cin when there are more threads
+/// than nine). Either way every sum runs in the same order, so the bits do not depend on the
+/// thread count.
 private func convTranspose2dWeightGradient(
     x: UnsafePointer<Float>, cin: Int, _ g: PatchGeometry, dy: UnsafePointer<Float>,
-    gradients: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>, buffers: UnsafeMutablePointer<Float>
+    gradients: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>, buffers: UnsafeMutablePointer<Float>,
+    scratchThreads: Int
 ) {
     let cout = g.channels, h = g.gridHeight, w = g.gridWidth
     let th = (h + 1) / 2, tw = (w + 1) / 2, tiles = tileCount(g)
-    let chunk = weightGradientTiles(g, cin: cin)
+    let chunk = weightGradientTiles(g, cin: cin), chunkFloats = weightGradientChunkFloats(g, cin: cin)
     let vs = chunk * cin, zs = chunk * cout
-    let v = buffers, z = buffers + 9 * vs
     gradients.update(repeating: 0, count: 36 * cin * cout)
-    let blocks = max(1, min(cin / GEMMSplit.tile, (2 * Parallel.threads + 8) / 9))
-    let workers = min(Parallel.threads, 9 * blocks)
-    for py in 0..<2 { for px in 0..<2 {
-        let u = gradients + (py * 2 + px) * 9 * cin * cout
-        var t0 = 0
-        while t0 < tiles {
-            let t1 = min(tiles, t0 + chunk), count = t1 - t0
-            for _ in 0..<9 { GEMMShape.observer?(GEMMShape(transA: true, transB: false, m: cin, n: cout, k: count, accumulate: true)) }
-            Parallel.forRange(count, minPerThread: 16) { lo, hi in
-                withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 9) { d in
-                    let d = d.baseAddress!
-                    for t in (t0 + lo)..<(t0 + hi) {
-                        let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
-                        gatherTile(d, m0: 2 * ty + classOrigin[py], l0: 2 * tx + classOrigin[px], h: h, w: w, zeros: zeros) { m, l in
-                            x + ((n * h + m) * w + l) * cin
-                        }
-                        tileInputTransform(d, count: cin, into: v + (t - t0) * cin, stride: vs)
-                        // The class's 2x2 output gradients; outputs past the grid were never written.
-                        for a in 0..<2 { for b in 0..<2 {
-                            let m = 2 * ty + a, l = 2 * tx + b
-                            d[a * 2 + b] = m < h && l < w ? dy + ((n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px) * cout : zeros
-                        } }
-                        tileGradientTransform(d, count: cout, into: z + (t - t0) * cout, stride: zs)
-                    }
+    if let observe = GEMMShape.observer {
+        for _ in 0..<4 {
+            for t0 in stride(from: 0, to: tiles, by: chunk) {
+                for _ in 0..<9 { observe(GEMMShape(transA: true, transB: false, m: cin, n: cout, k: min(chunk, tiles - t0), accumulate: true)) }
+            }
+        }
+    }
+    /// Transforms tiles t0 + lo ..< t0 + hi of class (py, px) into the chunk buffers at v.
+    func transform(py: Int, px: Int, t0: Int, _ lo: Int, _ hi: Int, into v: UnsafeMutablePointer<Float>) {
+        let z = v + 9 * vs
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 9) { d in
+            let d = d.baseAddress!
+            for t in (t0 + lo)..<(t0 + hi) {
+                let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
+                gatherTile(d, m0: 2 * ty + classOrigin[py], l0: 2 * tx + classOrigin[px], h: h, w: w, zeros: zeros) { m, l in
+                    x + ((n * h + m) * w + l) * cin
+                }
+                tileInputTransform(d, count: cin, into: v + (t - t0) * cin, stride: vs)
+                // The class's 2x2 output gradients; outputs past the grid were never written.
+                for a in 0..<2 { for b in 0..<2 {
+                    let m = 2 * ty + a, l = 2 * tx + b
+                    d[a * 2 + b] = m < h && l < w ? dy + ((n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px) * cout : zeros
+                } }
+                tileGradientTransform(d, count: cout, into: z + (t - t0) * cout, stride: zs)
+            }
+        }
+    }
+    /// gradients of `class`, position `position`, rows lo..<hi (of cin) += this chunk's product.
+    func accumulate(class c: Int, position: Int, rows lo: Int, _ hi: Int, count: Int, from v: UnsafePointer<Float>) {
+        gemm(transA: true, transB: false, m: hi - lo, n: cout, k: count, a: v + position * vs + lo, lda: cin,
+             b: v + 9 * vs + position * zs, ldb: cout, beta: 1, c: gradients + ((c * 9 + position) * cin + lo) * cout, ldc: cout,
+             split: false)
+    }
+    let threads = min(Parallel.threads, scratchThreads)
+    if 4 % threads == 0 {
+        let shared = UnsafeSendable(buffers)
+        Parallel.forEach(threads) { worker in
+            let v = shared.value + worker * chunkFloats
+            for c in stride(from: worker, to: 4, by: threads) {
+                for t0 in stride(from: 0, to: tiles, by: chunk) {
+                    let count = min(chunk, tiles - t0)
+                    transform(py: c / 2, px: c % 2, t0: t0, 0, count, into: v)
+                    for position in 0..<9 { accumulate(class: c, position: position, rows: 0, cin, count: count, from: v) }
                 }
             }
+        }
+        return
+    }
+    let blocks = max(1, min(cin / GEMMSplit.tile, (2 * threads + 8) / 9))
+    let workers = min(threads, 9 * blocks)
+    for c in 0..<4 {
+        for t0 in stride(from: 0, to: tiles, by: chunk) {
+            let count = min(chunk, tiles - t0)
+            Parallel.forRange(count, minPerThread: 16) { lo, hi in transform(py: c / 2, px: c % 2, t0: t0, lo, hi, into: buffers) }
             Parallel.forEach(workers) { worker in
                 for item in stride(from: worker, to: 9 * blocks, by: workers) {
-                    let position = item % 9, block = item / 9
+                    let block = item / 9
                     let lo = cin / GEMMSplit.tile * block / blocks * GEMMSplit.tile
                     let hi = block == blocks - 1 ? cin : cin / GEMMSplit.tile * (block + 1) / blocks * GEMMSplit.tile
-                    gemm(transA: true, transB: false, m: hi - lo, n: cout, k: count, a: v + position * vs + lo, lda: cin,
-                         b: z + position * zs, ldb: cout, beta: 1,
-                         c: u + (position * cin + lo) * cout, ldc: cout, split: false)
+                    accumulate(class: c, position: item % 9, rows: lo, hi, count: count, from: buffers)
                 }
             }
-            t0 = t1
         }
-    } }
+    }
 }
