@@ -6,13 +6,7 @@
 /// one chunk of patches per thread for up to `threads` threads.
 public func conv2dScratchCount(_ g: PatchGeometry, cout: Int, threads: Int = 1) -> Int {
     let chunk = chunkRows(total: g.rows, rowFloats: g.patchSize)
-    return 2 * cout * g.patchSize + max(2 * chunk, max(1, threads) * forwardChunk(g, cout: cout)) * g.patchSize
-}
-
-/// Output rows per forward chunk: as many as fit the patch budget, or fewer where that keeps each
-/// GEMM small enough for OpenBLAS's small-matrix kernel (SmallGEMM, BLAS.swift).
-private func forwardChunk(_ g: PatchGeometry, cout: Int) -> Int {
-    min(chunkRows(total: g.rows, rowFloats: g.patchSize), SmallGEMM.rows(macsPerRow: g.patchSize * cout) ?? .max)
+    return 2 * cout * g.patchSize + max(2, threads) * chunk * g.patchSize
 }
 
 /// PyTorch [cout, cin, k*k] -> tap-major [cout, k*k, cin].
@@ -36,7 +30,7 @@ public func conv2dForward(
     let patch = g.patchSize, taps = g.kernel * g.kernel
     let wp = scratch
     permuteConvWeight(weight, cout: cout, cin: g.channels, taps: taps, into: wp)
-    let chunk = forwardChunk(g, cout: cout)
+    let chunk = chunkRows(total: g.rows, rowFloats: patch)
     let pieces = max(1, min(Parallel.threads, max(2, scratchThreads), g.rows / 256))
     if let observe = GEMMShape.observer {  // the pieces' GEMMs, for the profiler
         for piece in 0..<pieces {
