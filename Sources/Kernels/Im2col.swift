@@ -81,14 +81,13 @@ func chunkRows(total: Int, rowFloats: Int, budget: Int = 1 << 20) -> Int {
 }
 
 /// Calls body(q0, q1) over piece `piece` of rows 0..<rows split evenly into `pieces` (one per
-/// thread), in chunks of at most `chunk` rows.
+/// thread), in equal chunks of at most `chunk` rows. Equal, not `chunk`-sized with a remainder: a
+/// chunk is never thinner than half of `chunk` (unless the piece is), so a split into more threads
+/// never hands OpenBLAS a sliver small enough for its small-matrix kernel (SmallGEMM) where whole
+/// chunks take the packed one; the two may round differently.
 @inline(__always)
 func forEachChunk(rows: Int, piece: Int, of pieces: Int, chunk: Int, _ body: (Int, Int) -> Void) {
-    var q0 = rows * piece / pieces
-    let end = rows * (piece + 1) / pieces
-    while q0 < end {
-        let q1 = min(end, q0 + chunk)
-        body(q0, q1)
-        q0 = q1
-    }
+    let start = rows * piece / pieces, count = rows * (piece + 1) / pieces - start
+    let chunks = (count + chunk - 1) / max(1, chunk)
+    for i in 0..<chunks { body(start + count * i / chunks, start + count * (i + 1) / chunks) }
 }
