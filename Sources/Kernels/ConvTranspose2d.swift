@@ -282,8 +282,9 @@ private func gatherTile(_ d: UnsafeMutablePointer<UnsafePointer<Float>>, m0: Int
 }
 
 /// dx = dL/dx (overwritten), dWeight += dL/dW, dBias += dL/db. `scratch` as for the forward; dx's
-/// tiles are split over up to `scratchThreads` threads, dW's GEMMs over its nine positions (and
-/// blocks of cin). Results do not depend on the thread count.
+/// tiles are split over up to `scratchThreads` threads, dW's work by parity class (1, 2 or 4
+/// threads) or by GEMM position and blocks of cin (other counts). Results do not depend on the
+/// thread count.
 public func convTranspose2dBackward(
     x: UnsafePointer<Float>, cin: Int, _ g: PatchGeometry,
     weight: UnsafePointer<Float>, dy: UnsafePointer<Float>,

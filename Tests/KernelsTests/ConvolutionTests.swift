@@ -203,7 +203,8 @@ final class ConvolutionTests: XCTestCase {
     func testConvTransposeManyChunks() { checkConvTranspose(n: 2, h: 32, w: 32, cin: 2, cout: 64, samples: 4) }
 
     func testConvTransposeBackwardManyWeightGradientChunks() {
-        // 3 x 8 x 8 tiles of 160 + 160 channels: more than one chunk of dW's tiles (2^19 floats / 9 (cin + cout)).
+        // 3 x 8 x 8 tiles of 160 + 160 channels: more than one chunk of dW's tiles (at most 2^19 floats /
+        // 9 (cin + cout), and at most 10^6 / (cin cout) where OpenBLAS has its small-matrix kernel).
         let n = 3, h = 16, w = 16, cin = 160, cout = 160
         let g = PatchGeometry(batch: n, height: 2 * h, width: 2 * w, channels: cout, kernel: 4, stride: 2, pad: 1, gridHeight: h, gridWidth: w)
         var x = randomArray(n * h * w * cin, seed: 61), wt = randomArray(cin * cout * 16, seed: 62)
