@@ -1,10 +1,13 @@
 // nn.Conv2d with k > 1 (the stems: 3x3 stride 1/2 pad 1, and the kxk stride-k "patchify"), NHWC:
 // im2col over chunks of output pixels, then one GEMM per chunk against the weight permuted from
 // PyTorch's [cout, cin, k, k] to tap-major [cout, k, k, cin]. Geometry: image = input, grid = output.
+// 3x3 stride-1 convolutions with 8 or more channels on both sides go to Winograd F(2x2, 3x3)
+// instead (Conv2dWinograd.swift).
 
 /// Floats of scratch that conv2dForward/conv2dBackward need for this geometry; the forward gets
 /// one chunk of patches per thread for up to `threads` threads.
 public func conv2dScratchCount(_ g: PatchGeometry, cout: Int, threads: Int = 1) -> Int {
+    if winogradApplies(g, cout: cout) { return conv2dWinogradScratchCount(g, cout: cout, threads: threads) }
     let chunk = chunkRows(total: g.rows, rowFloats: g.patchSize)
     return 2 * cout * g.patchSize + max(2, threads) * chunk * g.patchSize
 }
@@ -27,6 +30,10 @@ public func conv2dForward(
     weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, cout: Int,
     y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, scratchThreads: Int = 1
 ) {
+    if winogradApplies(g, cout: cout) {
+        conv2dWinogradForward(x: x, g, weight: weight, bias: bias, cout: cout, y: y, scratch: scratch, scratchThreads: scratchThreads)
+        return
+    }
     let patch = g.patchSize, taps = g.kernel * g.kernel
     let wp = scratch
     permuteConvWeight(weight, cout: cout, cin: g.channels, taps: taps, into: wp)
@@ -57,12 +64,19 @@ public func conv2dForward(
 }
 
 /// dWeight += dL/dW, dBias += dL/db, dx = dL/dx (overwritten; pass nil for the network input).
+/// `scratchThreads` as for the forward (the Winograd path splits its tiles that way).
 public func conv2dBackward(
     x: UnsafePointer<Float>, _ g: PatchGeometry,
     weight: UnsafePointer<Float>, cout: Int, dy: UnsafePointer<Float>,
     dx: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>?,
-    scratch: UnsafeMutablePointer<Float>
+    scratch: UnsafeMutablePointer<Float>, scratchThreads: Int = 1
 ) {
+    if winogradApplies(g, cout: cout) {
+        conv2dWinogradBackward(x: x, g, weight: weight, cout: cout, dy: dy, dx: dx, dWeight: dWeight,
+                               scratch: scratch, scratchThreads: scratchThreads)
+        if let dBias { addColumnSums(dy, ld: cout, rows: g.rows, cols: cout, into: dBias) }
+        return
+    }
     let patch = g.patchSize, taps = g.kernel * g.kernel, cin = g.channels
     let wp = scratch, dwp = scratch + cout * patch
     let chunk = chunkRows(total: g.rows, rowFloats: patch)

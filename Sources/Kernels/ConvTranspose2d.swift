@@ -148,7 +148,7 @@ public func convTranspose2dForward(
                 // Input transform B^T d B, B^T = [1 -1 0; 0 1 0; 0 -1 1], on each tile's 3x3 inputs.
                 for t in t0..<t1 {
                     let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
-                    gatherTile(d, m0: 2 * ty + classOrigin[py], l0: 2 * tx + classOrigin[px], h: h, w: w, zeros: zeros) { m, l in
+                    gatherTile(d, size: 3, m0: 2 * ty + classOrigin[py], l0: 2 * tx + classOrigin[px], h: h, w: w, zeros: zeros) { m, l in
                         x + ((n * h + m) * w + l) * cin
                     }
                     tileInputTransform(d, count: cin, into: v + (t - t0) * cin, stride: vs)
@@ -185,41 +185,6 @@ public func convTranspose2dForward(
             } }
         }
     }
-}
-
-/// Loads and stores of channel vectors for the tile transforms: eight channels at a time, or one
-/// (in the first lane of a SIMD2) for the channels past the last multiple of eight. Explicit
-/// vectors because with nine inputs or outputs per channel LLVM would not vectorise the channel
-/// loop (too many alias checks).
-private protocol ChannelLanes {
-    associatedtype Vector: SIMD where Vector.Scalar == Float
-    static var width: Int { get }
-    static func load(_ p: UnsafePointer<Float>) -> Vector
-    static func store(_ v: Vector, _ p: UnsafeMutablePointer<Float>)
-}
-
-private enum EightChannels: ChannelLanes {
-    static let width = 8
-    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-    }
-    @inline(__always) static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
-    }
-}
-
-private enum OneChannel: ChannelLanes {
-    static let width = 1
-    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> SIMD2<Float> { SIMD2(p[0], 0) }
-    @inline(__always) static func store(_ v: SIMD2<Float>, _ p: UnsafeMutablePointer<Float>) { p[0] = v[0] }
-}
-
-/// Calls `eight(c)` for c = 0, 8, ... while eight channels remain, then `one(c)` for the rest.
-@inline(__always)
-private func forEachChannelVector(_ count: Int, eight: (Int) -> Void, one: (Int) -> Void) {
-    var c = 0
-    while c + EightChannels.width <= count { eight(c); c += EightChannels.width }
-    while c < count { one(c); c += OneChannel.width }
 }
 
 /// B^T d B for one tile, B^T = [1 -1 0; 0 1 0; 0 -1 1]: d holds the 3x3 input pixels (row-major),
@@ -268,17 +233,6 @@ private func tileGradientTransform(_ y: UnsafePointer<UnsafePointer<Float>>, cou
         L.store(y10, o + 6 * stride); L.store(y10 + y11, o + 7 * stride); L.store(y11, o + 8 * stride)
     }
     forEachChannelVector(count, eight: { transform(EightChannels.self, at: $0) }, one: { transform(OneChannel.self, at: $0) })
-}
-
-/// Points d[r * 3 + c] at pixel (m0 + r, l0 + c) of an h x w plane (`pixel(m, l)`), or at zeros
-/// outside it: one tile's 3x3 inputs.
-@inline(__always)
-private func gatherTile(_ d: UnsafeMutablePointer<UnsafePointer<Float>>, m0: Int, l0: Int, h: Int, w: Int,
-                        zeros: UnsafePointer<Float>, pixel: (Int, Int) -> UnsafePointer<Float>) {
-    d.update(repeating: zeros, count: 9)
-    for r in 0..<3 where m0 + r >= 0 && m0 + r < h {
-        for c in 0..<3 where l0 + c >= 0 && l0 + c < w { d[r * 3 + c] = pixel(m0 + r, l0 + c) }
-    }
 }
 
 /// dx = dL/dx (overwritten), dWeight += dL/dW, dBias += dL/db. `scratch` as for the forward; dx's
@@ -354,7 +308,7 @@ private func convTranspose2dInputGradient(
                 for t in t0..<t1 {
                     let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
                     for py in 0..<2 { for px in 0..<2 {
-                        gatherTile(d, m0: 2 * ty + gradientOrigin[py], l0: 2 * tx + gradientOrigin[px], h: h, w: w, zeros: zeros) { m, l in
+                        gatherTile(d, size: 3, m0: 2 * ty + gradientOrigin[py], l0: 2 * tx + gradientOrigin[px], h: h, w: w, zeros: zeros) { m, l in
                             dy + ((n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px) * cout
                         }
                         tileInputTransform(d, count: cout, into: v + (t - t0) * k + (py * 2 + px) * cout, stride: vs)
@@ -407,7 +361,7 @@ private func convTranspose2dWeightGradient(
             let d = d.baseAddress!
             for t in (t0 + lo)..<(t0 + hi) {
                 let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
-                gatherTile(d, m0: 2 * ty + classOrigin[py], l0: 2 * tx + classOrigin[px], h: h, w: w, zeros: zeros) { m, l in
+                gatherTile(d, size: 3, m0: 2 * ty + classOrigin[py], l0: 2 * tx + classOrigin[px], h: h, w: w, zeros: zeros) { m, l in
                     x + ((n * h + m) * w + l) * cin
                 }
                 tileInputTransform(d, count: cin, into: v + (t - t0) * cin, stride: vs)

@@ -370,7 +370,8 @@ public final class WaveMixModel {
                   floats: (dx == nil ? 1 : 2) * n * sg.height * sg.width * conv.cin + 2 * sg.patchSize * conv.cout + sg.rows * conv.cout) {
                 conv2dBackward(x: i == 0 ? input : UnsafePointer(ws.stemOutputs[i - 1]), sg,
                                weight: p(conv.weight), cout: conv.cout, dy: dy, dx: dx,
-                               dWeight: g(conv.weight), dBias: g(conv.bias), scratch: ws.convScratch)
+                               dWeight: g(conv.weight), dBias: g(conv.bias), scratch: ws.convScratch,
+                               scratchThreads: ws.threads)
             }
             if let dx { dy = dx }
         }

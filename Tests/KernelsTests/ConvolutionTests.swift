@@ -64,8 +64,12 @@ final class ConvolutionTests: XCTestCase {
         var dy = r, dx = [Float](repeating: 7, count: x.count)
         var dw = [Float](repeating: 0, count: wt.count), db = [Float](repeating: 0, count: cout)
         x.ptr { xp in wt.ptr { wp in dy.ptr { dyp in dx.ptr { dxp in dw.ptr { dwp in db.ptr { dbp in scratch.ptr { sp in
-            conv2dBackward(x: xp, g, weight: wp, cout: cout, dy: dyp, dx: dxp, dWeight: dwp, dBias: dbp, scratch: sp)
+            conv2dBackward(x: xp, g, weight: wp, cout: cout, dy: dyp, dx: dxp, dWeight: dwp, dBias: dbp, scratch: sp,
+                           scratchThreads: threads)
         } } } } } } }
+        let direct = naiveConv2dBackward(x: x, n: n, h: h, w: w, cin: cin, weight: wt, dy: r, cout: cout, k: k, stride: stride, pad: pad)
+        assertClose(dx, direct.dx, "\(label) dx")
+        assertClose(dw, direct.dW, "\(label) dW")
         checkGradient("\(label) dx", samples: samples, values: &x, analytic: dx, eps: 0.5) { dot(naive($0, wt, b), r) }
         checkGradient("\(label) dW", samples: samples, values: &wt, analytic: dw, eps: 0.5) { dot(naive(x, $0, b), r) }
         checkGradient("\(label) db", samples: samples, values: &b, analytic: db, eps: 0.5) { dot(naive(x, wt, $0), r) }
@@ -88,6 +92,38 @@ final class ConvolutionTests: XCTestCase {
             } } } } }
             return y
         }
+    }
+
+    // 3x3 stride 1 with 8+ channels both sides: Winograd F(2x2, 3x3). Odd sizes leave half tiles.
+    func testConv2dWinograd() { checkConv2d(n: 2, h: 7, w: 5, cin: 8, cout: 12, k: 3, stride: 1, pad: 1) }
+    func testConv2dWinogradTwoThreads() { checkConv2d(n: 3, h: 10, w: 9, cin: 16, cout: 8, k: 3, stride: 1, pad: 1, threads: 2) }
+    func testConv2dWinogradManyChunks() {
+        // 2 x 15 x 15 tiles of 48 + 48 channels: two chunks (at most 2^19 floats / 16 (cin + cout) tiles).
+        checkConv2d(n: 2, h: 30, w: 30, cin: 48, cout: 48, k: 3, stride: 1, pad: 1, threads: 2, samples: 4)
+    }
+
+    func testConv2dWinogradSplitIsBitwise() {
+        // 4 x 8 x 8 tiles: one forward / dx piece per thread; dW's sixteen GEMMs shared by 2, 3 or 5
+        // threads. dW accumulates onto what is there.
+        let g = PatchGeometry(batch: 4, height: 16, width: 16, channels: 8, kernel: 3, stride: 1, pad: 1, gridHeight: 16, gridWidth: 16)
+        var x = randomArray(4 * 16 * 16 * 8, seed: 47), wt = randomArray(24 * 8 * 9, seed: 48), b = randomArray(24, seed: 49)
+        var dy = randomArray(4 * 16 * 16 * 24, seed: 50)
+        func run(_ threads: Int) -> [Float] {
+            Parallel.threads = threads
+            defer { Parallel.threads = 1 }
+            var scratch = [Float](repeating: 0, count: conv2dScratchCount(g, cout: 24, threads: threads))
+            var y = [Float](repeating: 0, count: g.rows * 24), dx = [Float](repeating: 0, count: x.count)
+            var dw = randomArray(wt.count, seed: 55), db = [Float](repeating: 0, count: 24)
+            x.ptr { xp in wt.ptr { wp in b.ptr { bp in y.ptr { yp in dy.ptr { dyp in dx.ptr { dxp in dw.ptr { dwp in
+            db.ptr { dbp in scratch.ptr { sp in
+                conv2dForward(x: xp, g, weight: wp, bias: bp, cout: 24, y: yp, scratch: sp, scratchThreads: threads)
+                conv2dBackward(x: xp, g, weight: wp, cout: 24, dy: dyp, dx: dxp, dWeight: dwp, dBias: dbp, scratch: sp,
+                               scratchThreads: threads)
+            } } } } } } } } }
+            return y + dx + dw + db
+        }
+        let one = run(1)
+        for threads in [2, 3, 5] { XCTAssertEqual(one, run(threads), "\(threads) threads") }
     }
 
     /// run(threads) with Parallel.threads set to 1, 2 and 3 must return the same bits.

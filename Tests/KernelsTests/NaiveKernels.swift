@@ -17,6 +17,24 @@ func naiveConv2d(x: [Float], n: Int, h: Int, w: Int, cin: Int, weight: [Float], 
     return (y, ho, wo)
 }
 
+/// dL/dx and dL/dW of naiveConv2d for output gradient dy, by the same direct loops in Double.
+func naiveConv2dBackward(x: [Float], n: Int, h: Int, w: Int, cin: Int, weight: [Float], dy: [Float], cout: Int,
+                         k: Int, stride: Int, pad: Int) -> (dx: [Float], dW: [Float]) {
+    let ho = (h + 2 * pad - k) / stride + 1, wo = (w + 2 * pad - k) / stride + 1
+    var dx = [Double](repeating: 0, count: x.count), dW = [Double](repeating: 0, count: weight.count)
+    for b in 0..<n { for oy in 0..<ho { for ox in 0..<wo { for co in 0..<cout {
+        let g = Double(dy[((b * ho + oy) * wo + ox) * cout + co])
+        for ci in 0..<cin { for ky in 0..<k { for kx in 0..<k {
+            let iy = oy * stride - pad + ky, ix = ox * stride - pad + kx
+            if iy < 0 || iy >= h || ix < 0 || ix >= w { continue }
+            let xi = ((b * h + iy) * w + ix) * cin + ci, wi = ((co * cin + ci) * k + ky) * k + kx
+            dx[xi] += g * Double(weight[wi])
+            dW[wi] += g * Double(x[xi])
+        } } }
+    } } } }
+    return (dx.map { Float($0) }, dW.map { Float($0) })
+}
+
 func naiveConvTranspose2d(x: [Float], n: Int, h: Int, w: Int, cin: Int, weight: [Float], bias: [Float]?, cout: Int,
                           k: Int, stride: Int, pad: Int) -> (y: [Float], ho: Int, wo: Int) {
     let ho = (h - 1) * stride - 2 * pad + k, wo = (w - 1) * stride - 2 * pad + k

@@ -1,0 +1,48 @@
+// What the Winograd convolutions (ConvTranspose2d.swift, Conv2dWinograd.swift) share: gathering
+// one tile's input pixels, and channel-vector loads and stores for their tile transforms.
+
+/// Points d[r * size + c] at pixel (m0 + r, l0 + c) of an h x w plane (`pixel(m, l)`), or at zeros
+/// outside it: one tile's size x size inputs.
+@inline(__always)
+func gatherTile(_ d: UnsafeMutablePointer<UnsafePointer<Float>>, size: Int, m0: Int, l0: Int, h: Int, w: Int,
+                zeros: UnsafePointer<Float>, pixel: (Int, Int) -> UnsafePointer<Float>) {
+    d.update(repeating: zeros, count: size * size)
+    for r in 0..<size where m0 + r >= 0 && m0 + r < h {
+        for c in 0..<size where l0 + c >= 0 && l0 + c < w { d[r * size + c] = pixel(m0 + r, l0 + c) }
+    }
+}
+
+/// Loads and stores of channel vectors for the tile transforms: eight channels at a time, or one
+/// (in the first lane of a SIMD2) for the channels past the last multiple of eight. Explicit
+/// vectors because with nine inputs or outputs per channel LLVM would not vectorise the channel
+/// loop (too many alias checks).
+protocol ChannelLanes {
+    associatedtype Vector: SIMD where Vector.Scalar == Float
+    static var width: Int { get }
+    static func load(_ p: UnsafePointer<Float>) -> Vector
+    static func store(_ v: Vector, _ p: UnsafeMutablePointer<Float>)
+}
+
+enum EightChannels: ChannelLanes {
+    static let width = 8
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+    }
+    @inline(__always) static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+    }
+}
+
+enum OneChannel: ChannelLanes {
+    static let width = 1
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> SIMD2<Float> { SIMD2(p[0], 0) }
+    @inline(__always) static func store(_ v: SIMD2<Float>, _ p: UnsafeMutablePointer<Float>) { p[0] = v[0] }
+}
+
+/// Calls `eight(c)` for c = 0, 8, ... while eight channels remain, then `one(c)` for the rest.
+@inline(__always)
+func forEachChannelVector(_ count: Int, eight: (Int) -> Void, one: (Int) -> Void) {
+    var c = 0
+    while c + EightChannels.width <= count { eight(c); c += EightChannels.width }
+    while c < count { one(c); c += OneChannel.width }
+}
