@@ -54,6 +54,67 @@ public func gemm(
     }
 }
 
+/// `gemm` as a sequence of products small enough for OpenBLAS's small-matrix kernel (SmallGEMM),
+/// for the tall GEMMs of the dense layers' backward, where it runs 1.3-1.9x faster than one packed
+/// call. Without transA, C is cut into equal chunks of rows and each thread takes its share of
+/// rows (every row is computed the same way in any chunk). With transA (dW = dy^T x, K = pixels),
+/// K is cut into equal chunks accumulated in order, and each thread takes a block of C's rows or
+/// columns through all of them. The chunks depend on the shape only, so the bits do not depend on
+/// the thread count. Falls back to `gemm` where the small kernel is missing.
+public func gemmInSmallProducts(
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    let cut = transA ? k : m
+    guard m > 0, n > 0, k > 0, let chunk = SmallGEMM.rows(macsPerRow: transA ? m * n : n * k), cut > chunk else {
+        gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        return
+    }
+    let output = UnsafeSendable(c)
+    if !transA {
+        let pieces = min(Parallel.threads, (m + chunk - 1) / chunk)
+        if let observe = GEMMShape.observer {
+            for piece in 0..<pieces {
+                forEachChunk(rows: m, piece: piece, of: pieces, chunk: chunk) { r0, r1 in
+                    observe(GEMMShape(transA: false, transB: transB, m: r1 - r0, n: n, k: k, accumulate: beta != 0))
+                }
+            }
+        }
+        Parallel.forEach(pieces) { piece in
+            forEachChunk(rows: m, piece: piece, of: pieces, chunk: chunk) { r0, r1 in
+                sgemm(false, transB, r1 - r0, n, k, 1, a + r0 * lda, lda, b, ldb, beta, output.value + r0 * ldc, ldc)
+            }
+        }
+        return
+    }
+    let chunks = (k + chunk - 1) / chunk
+    if let observe = GEMMShape.observer {
+        for i in 0..<chunks {
+            observe(GEMMShape(transA: true, transB: transB, m: m, n: n, k: k * (i + 1) / chunks - k * i / chunks,
+                              accumulate: i > 0 || beta != 0))
+        }
+    }
+    // Blocks of C's longer side, aligned to the microkernel tile as in `gemm`.
+    let splitRows = m >= n, extent = splitRows ? m : n, tile = GEMMSplit.tile
+    let pieces = max(1, min(Parallel.threads, extent / tile))
+    Parallel.forEach(pieces) { p in
+        let lo = extent / tile * p / pieces * tile
+        let hi = p == pieces - 1 ? extent : extent / tile * (p + 1) / pieces * tile
+        for i in 0..<chunks {
+            let k0 = k * i / chunks, k1 = k * (i + 1) / chunks
+            let beta = i == 0 ? beta : 1
+            let a = a + k0 * lda, b = transB ? b + k0 : b + k0 * ldb
+            if splitRows {
+                sgemm(true, transB, hi - lo, n, k1 - k0, 1, a + lo, lda, b, ldb, beta, output.value + lo * ldc, ldc)
+            } else {
+                sgemm(true, transB, m, hi - lo, k1 - k0, 1, a, lda, transB ? b + lo * ldb : b + lo, ldb, beta,
+                      output.value + lo, ldc)
+            }
+        }
+    }
+}
+
 /// One gemm call's shape, as `wavemix bench --profile` records them to time the same GEMMs alone.
 public struct GEMMShape: Hashable, Sendable {
     public let transA: Bool, transB: Bool

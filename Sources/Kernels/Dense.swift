@@ -20,12 +20,12 @@ public func denseBackward(
     dx: UnsafeMutablePointer<Float>?, lddx: Int, accumulateDx: Bool,
     dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>?
 ) {
-    gemm(transA: true, transB: false, m: cout, n: cin, k: rows,
-         a: dy, lda: lddy, b: x, ldb: ldx, beta: 1, c: dWeight, ldc: cin)
+    gemmInSmallProducts(transA: true, transB: false, m: cout, n: cin, k: rows,
+                        a: dy, lda: lddy, b: x, ldb: ldx, beta: 1, c: dWeight, ldc: cin)
     if let dBias { addColumnSums(dy, ld: lddy, rows: rows, cols: cout, into: dBias) }
     if let dx {
-        gemm(transA: false, transB: false, m: rows, n: cin, k: cout,
-             a: dy, lda: lddy, b: weight, ldb: cin, beta: accumulateDx ? 1 : 0, c: dx, ldc: lddx)
+        gemmInSmallProducts(transA: false, transB: false, m: rows, n: cin, k: cout,
+                            a: dy, lda: lddy, b: weight, ldb: cin, beta: accumulateDx ? 1 : 0, c: dx, ldc: lddx)
     }
 }
 

@@ -25,6 +25,40 @@ final class ConvolutionTests: XCTestCase {
         checkGradient("dense db", values: &b, analytic: db, eps: 0.5) { dot(naiveDense(x: x, rows: rows, cin: cin, weight: w, bias: $0, cout: cout), r) }
     }
 
+    /// Tall dense GEMMs go through gemmInSmallProducts: dx in chunks of rows, dW in chunks of K
+    /// accumulated in order (3000 rows of 64 -> 16: chunks of at most 10^6 / 1024 rows where
+    /// OpenBLAS has its small-matrix kernel). Against direct loops, and the same bits at 1, 2, 3 threads.
+    func testDenseBackwardInSmallProducts() {
+        let rows = 3000, cin = 64, cout = 16
+        let x = randomArray(rows * cin, seed: 31), w = randomArray(cout * cin, seed: 32), dy = randomArray(rows * cout, seed: 33)
+        let dW0 = randomArray(cout * cin, seed: 34)
+        var wantDx = [Float](repeating: 0, count: rows * cin), wantDW = dW0
+        for r in 0..<rows { for ci in 0..<cin {
+            var s = 0.0
+            for co in 0..<cout { s += Double(dy[r * cout + co]) * Double(w[co * cin + ci]) }
+            wantDx[r * cin + ci] = Float(s)
+        } }
+        for co in 0..<cout { for ci in 0..<cin {
+            var s = Double(dW0[co * cin + ci])
+            for r in 0..<rows { s += Double(dy[r * cout + co]) * Double(x[r * cin + ci]) }
+            wantDW[co * cin + ci] = Float(s)
+        } }
+        var first: [Float]? = nil
+        for threads in [1, 2, 3] {
+            Parallel.threads = threads
+            defer { Parallel.threads = 1 }
+            var dx = [Float](repeating: 5, count: rows * cin), dW = dW0
+            x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in dy.withUnsafeBufferPointer { dyp in
+            dx.ptr { dxp in dW.ptr { dwp in
+                denseBackward(x: xp.baseAddress!, ldx: cin, rows: rows, cin: cin, weight: wp.baseAddress!, cout: cout,
+                              dy: dyp.baseAddress!, lddy: cout, dx: dxp, lddx: cin, accumulateDx: false, dWeight: dwp, dBias: nil)
+            } } } } }
+            assertClose(dx, wantDx, "dense dx, \(threads) threads")
+            assertClose(dW, wantDW, "dense dW, \(threads) threads")
+            if let first { XCTAssertEqual(first, dx + dW, "\(threads) threads") } else { first = dx + dW }
+        }
+    }
+
     /// Strided channel views: dense reads a slice of a wider buffer and writes into one.
     func testDenseOnChannelSlices() {
         let rows = 10, cin = 3, cout = 2, ldx = 7, ldy = 5
