@@ -1,12 +1,20 @@
 // Dense layers over rows of NHWC pixels: a 1x1 convolution and nn.Linear are the same GEMM.
 // x: [rows, cin] (row stride ldx), weight: [cout, cin] (PyTorch layout), y: [rows, cout] (ldy).
 
-/// y = x * W^T + b
+/// y = x * W^T + b. With `scratch` (cin * cout floats) a tall product runs as NN on W^T written
+/// there, in chunks for OpenBLAS's small-matrix kernel (gemmInSmallProducts: 1.1-1.3x the packed
+/// NT call on these shapes), with the bias added chunk by chunk.
 public func denseForward(
     x: UnsafePointer<Float>, ldx: Int, rows: Int, cin: Int,
     weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, cout: Int,
-    y: UnsafeMutablePointer<Float>, ldy: Int
+    y: UnsafeMutablePointer<Float>, ldy: Int, scratch: UnsafeMutablePointer<Float>? = nil
 ) {
+    if let scratch, let chunk = SmallGEMM.rows(macsPerRow: cin * cout), rows > chunk {
+        for co in 0..<cout { for ci in 0..<cin { scratch[ci * cout + co] = weight[co * cin + ci] } }
+        gemmInSmallProducts(transA: false, transB: false, m: rows, n: cout, k: cin, a: x, lda: ldx, b: scratch, ldb: cout,
+                            beta: 0, c: y, ldc: ldy, bias: bias)
+        return
+    }
     gemm(transA: false, transB: true, m: rows, n: cout, k: cin,
          a: x, lda: ldx, b: weight, ldb: cin, beta: 0, c: y, ldc: ldy)
     if let bias { addRowVector(bias, to: y, ld: ldy, rows: rows, cols: cout) }

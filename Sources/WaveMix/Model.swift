@@ -105,7 +105,7 @@ public final class WaveMixModel {
             let g = stemGeometry(i, n)
             timed("fwd stem conv\(conv.kernel)x\(conv.kernel)", flops: 2.0 * Double(g.rows * g.patchSize * conv.cout),
                   floats: n * g.height * g.width * conv.cin + g.patchSize * conv.cout + g.rows * conv.cout) {
-                conv2dForward(x: x, g, weight: p(conv.weight), bias: p(conv.bias), cout: conv.cout, y: out, scratch: ws.convScratch,
+                conv2dForward(x: x, g, weight: p(conv.weight), bias: p(conv.bias), cout: conv.cout, y: out, scratch: ws.kernelScratch,
                               scratchThreads: ws.threads)
             }
             x = UnsafePointer(out)
@@ -162,7 +162,7 @@ public final class WaveMixModel {
                 timed("fwd convT", flops: flops, floats: floats) {
                     convTranspose2dForward(x: acts.projected[k - 1], cin: ff.upsample.cin, ug,
                                            weight: p(ff.upsample.weight), bias: p(ff.upsample.bias),
-                                           y: acts.upsampled[k - 1], scratch: ws.convScratch, scratchThreads: ws.threads)
+                                           y: acts.upsampled[k - 1], scratch: ws.kernelScratch, scratchThreads: ws.threads)
                 }
                 batchNorm(ff.norm, x: acts.upsampled[k - 1], ldx: ff.norm.channels, rows: n * ph * pw, training: true,
                           statistics: acts.statistics[k - 1], residual: k == 1 ? x : nil, ldr: c,
@@ -178,7 +178,7 @@ public final class WaveMixModel {
                                                weight: p(ff.upsample.weight), bias: p(ff.upsample.bias),
                                                y: target, ldy: ldTarget,
                                                epilogue: ChannelEpilogue(scale: scale, shift: shift, residual: k == 1 ? x : nil, ldr: c),
-                                               scratch: ws.convScratch, scratchThreads: ws.threads)
+                                               scratch: ws.kernelScratch, scratchThreads: ws.threads)
                     }
                 }
             }
@@ -300,7 +300,7 @@ public final class WaveMixModel {
                   floats: 2 * ug.rows * ff.upsample.cin + 2 * ug.patchSize * ff.upsample.cin + ug.batch * ug.height * ug.width * ug.channels) {
                 convTranspose2dBackward(x: acts.projected[k - 1], cin: ff.upsample.cin, ug,
                                         weight: p(ff.upsample.weight), dy: ws.dUpsampled, dx: ws.dProjected,
-                                        dWeight: g(ff.upsample.weight), dBias: g(ff.upsample.bias), scratch: ws.convScratch,
+                                        dWeight: g(ff.upsample.weight), dBias: g(ff.upsample.bias), scratch: ws.kernelScratch,
                                         scratchThreads: ws.threads)
             }
             let mask = drawnMask(acts, level: k)
@@ -370,7 +370,7 @@ public final class WaveMixModel {
                   floats: (dx == nil ? 1 : 2) * n * sg.height * sg.width * conv.cin + 2 * sg.patchSize * conv.cout + sg.rows * conv.cout) {
                 conv2dBackward(x: i == 0 ? input : UnsafePointer(ws.stemOutputs[i - 1]), sg,
                                weight: p(conv.weight), cout: conv.cout, dy: dy, dx: dx,
-                               dWeight: g(conv.weight), dBias: g(conv.bias), scratch: ws.convScratch,
+                               dWeight: g(conv.weight), dBias: g(conv.bias), scratch: ws.kernelScratch,
                                scratchThreads: ws.threads)
             }
             if let dx { dy = dx }
@@ -428,7 +428,7 @@ public final class WaveMixModel {
         timed(recompute ? "bwd \(kind) 1x1 (recompute)" : "fwd \(kind) 1x1", flops: 2.0 * Double(rows * layer.cin * layer.cout),
               floats: rows * layer.cin + layer.cin * layer.cout + rows * layer.cout) {
             denseForward(x: x, ldx: ldx, rows: rows, cin: layer.cin, weight: p(layer.weight), bias: p(layer.bias),
-                         cout: layer.cout, y: y, ldy: ldy)
+                         cout: layer.cout, y: y, ldy: ldy, scratch: workspace!.kernelScratch)
         }
     }
 

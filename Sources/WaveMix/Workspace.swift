@@ -70,7 +70,7 @@ final class Workspace {
     var dActivated: UnsafeMutablePointer<Float>
     var dExpanded: UnsafeMutablePointer<Float>
     var dStemA: UnsafeMutablePointer<Float>, dStemB: UnsafeMutablePointer<Float>
-    var convScratch: UnsafeMutablePointer<Float>
+    var kernelScratch: UnsafeMutablePointer<Float>        // the convolutions' and dense layers' working space
 
     var floatsAllocated: Int { floatCount }
 
@@ -143,6 +143,9 @@ final class Workspace {
                                   gridHeight: gh, gridWidth: gw)
             scratch = max(scratch, convTranspose2dScratchCount(g, cin: f, threads: threads))
         }
+        // The dense layers' forward writes its transposed weight there (denseForward).
+        let denseLayers = arch.blocks.flatMap { [$0.reduction] + $0.feedforwards.flatMap { [$0.expand, $0.project] } } + [arch.head!]
+        scratch = max(scratch, denseLayers.map { $0.cin * $0.cout }.max()!)
         let scratchOff = take(scratch)
 
         floatCount = used
@@ -166,7 +169,7 @@ final class Workspace {
         pooled = p(pooledOff); logits = p(logitsOff); dLogits = p(dLogitsOff); dPooled = p(dPooledOff)
         dStream = p(dStreamOff); dReduced = p(dReducedOff); dLevels = dLevelsOff.map(p)
         dUpsampled = p(dUpOff); dProjected = p(dProjOff); dActivated = p(dActOff); dExpanded = p(dExpOff)
-        dStemA = p(dStemAOff); dStemB = p(dStemBOff); convScratch = p(scratchOff)
+        dStemA = p(dStemAOff); dStemB = p(dStemBOff); kernelScratch = p(scratchOff)
     }
 
     deinit {

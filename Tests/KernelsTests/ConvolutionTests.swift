@@ -25,13 +25,15 @@ final class ConvolutionTests: XCTestCase {
         checkGradient("dense db", values: &b, analytic: db, eps: 0.5) { dot(naiveDense(x: x, rows: rows, cin: cin, weight: w, bias: $0, cout: cout), r) }
     }
 
-    /// Tall dense GEMMs go through gemmInSmallProducts: dx in chunks of rows, dW in chunks of K
-    /// accumulated in order (3000 rows of 64 -> 16: chunks of at most 10^6 / 1024 rows where
-    /// OpenBLAS has its small-matrix kernel). Against direct loops, and the same bits at 1, 2, 3 threads.
-    func testDenseBackwardInSmallProducts() {
+    /// Tall dense GEMMs go through gemmInSmallProducts: y (on the transposed weight, bias added per
+    /// chunk) and dx in chunks of rows, dW in chunks of K accumulated in order (3000 rows of 64 -> 16:
+    /// chunks of at most 10^6 / 1024 rows where OpenBLAS has its small-matrix kernel). Against direct
+    /// loops, and the same bits at 1, 2, 3 threads.
+    func testTallDenseInSmallProducts() {
         let rows = 3000, cin = 64, cout = 16
         let x = randomArray(rows * cin, seed: 31), w = randomArray(cout * cin, seed: 32), dy = randomArray(rows * cout, seed: 33)
-        let dW0 = randomArray(cout * cin, seed: 34)
+        let dW0 = randomArray(cout * cin, seed: 34), b = randomArray(cout, seed: 35)
+        let wantY = naiveDense(x: x, rows: rows, cin: cin, weight: w, bias: b, cout: cout)
         var wantDx = [Float](repeating: 0, count: rows * cin), wantDW = dW0
         for r in 0..<rows { for ci in 0..<cin {
             var s = 0.0
@@ -47,15 +49,19 @@ final class ConvolutionTests: XCTestCase {
         for threads in [1, 2, 3] {
             Parallel.threads = threads
             defer { Parallel.threads = 1 }
+            var y = [Float](repeating: 5, count: rows * cout), scratch = [Float](repeating: 0, count: cin * cout)
             var dx = [Float](repeating: 5, count: rows * cin), dW = dW0
             x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in dy.withUnsafeBufferPointer { dyp in
-            dx.ptr { dxp in dW.ptr { dwp in
+            b.withUnsafeBufferPointer { bp in y.ptr { yp in scratch.ptr { sp in dx.ptr { dxp in dW.ptr { dwp in
+                denseForward(x: xp.baseAddress!, ldx: cin, rows: rows, cin: cin, weight: wp.baseAddress!, bias: bp.baseAddress!,
+                             cout: cout, y: yp, ldy: cout, scratch: sp)
                 denseBackward(x: xp.baseAddress!, ldx: cin, rows: rows, cin: cin, weight: wp.baseAddress!, cout: cout,
                               dy: dyp.baseAddress!, lddy: cout, dx: dxp, lddx: cin, accumulateDx: false, dWeight: dwp, dBias: nil)
-            } } } } }
+            } } } } } } } }
+            assertClose(y, wantY, "dense y, \(threads) threads")
             assertClose(dx, wantDx, "dense dx, \(threads) threads")
             assertClose(dW, wantDW, "dense dW, \(threads) threads")
-            if let first { XCTAssertEqual(first, dx + dW, "\(threads) threads") } else { first = dx + dW }
+            if let first { XCTAssertEqual(first, y + dx + dW, "\(threads) threads") } else { first = y + dx + dW }
         }
     }
 
