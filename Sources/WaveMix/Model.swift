@@ -305,13 +305,14 @@ public final class WaveMixModel {
             }
             let mask = drawnMask(acts, level: k)
             dense("expand", ff.expand, x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows, y: ws.expanded, ldy: m, recompute: true)
-            timed("bwd gelu (recompute)", floats: 2 * rows * m + (mask == nil ? 0 : rows * m / 4)) {
-                geluForward(x: ws.expanded, mask: mask, y: ws.activated, count: rows * m)
+            // Recomputes the GELU output and leaves GELU' in `expanded` for the GELU backward below.
+            timed("bwd gelu (recompute)", floats: 3 * rows * m + (mask == nil ? 0 : rows * m / 4)) {
+                geluRecompute(x: ws.expanded, mask: mask, y: ws.activated, count: rows * m)
             }
             denseBackward("project", ff.project, x: ws.activated, ldx: m, rows: rows, dy: ws.dProjected,
                           dx: ws.dActivated, lddx: m, accumulate: false)
             timed("bwd gelu", floats: 3 * rows * m + (mask == nil ? 0 : rows * m / 4)) {
-                geluBackward(x: ws.expanded, mask: mask, dy: ws.dActivated, dx: ws.dExpanded, count: rows * m)
+                geluBackward(derivative: ws.expanded, mask: mask, dy: ws.dActivated, dx: ws.dExpanded, count: rows * m)
             }
             denseBackward("expand", ff.expand, x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows, dy: ws.dExpanded,
                           dx: ws.dLevels[k - 1], lddx: levelWidth(k), accumulate: false)

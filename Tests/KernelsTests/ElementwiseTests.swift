@@ -45,6 +45,35 @@ final class ElementwiseTests: XCTestCase {
         XCTAssertTrue(keep.contains(0) && keep.contains(1))
     }
 
+    /// The backward's fused recompute (GELU value and, in place of x, GELU') followed by the
+    /// multiply-only backward gives bitwise what geluForward and geluBackward(x:) give.
+    func testGELURecomputeMatchesForwardAndBackwardBitwise() {
+        let n = 70_001  // more than one piece at 2 threads, and a remainder for the vector loops
+        let x = randomArray(n, seed: 93, scale: 3) + [0, -0, 1e-30, -1e-30, 9, -9, 40, -40]
+        let dy = randomArray(x.count, seed: 94)
+        var keep = (0..<x.count).map { UInt8($0 % 3 == 0 ? 0 : 1) }
+        for threads in [1, 2] {
+            Parallel.threads = threads
+            defer { Parallel.threads = 1 }
+            for masked in [false, true] {
+                keep.withUnsafeMutableBufferPointer { k in
+                    let mask = masked ? DropoutMask(keep: k.baseAddress!, scale: 1 / 0.7) : nil
+                    var xs = x, ys = dy, y0 = [Float](repeating: 0, count: x.count), dx0 = y0, y1 = y0, dx1 = y0
+                    xs.ptr { xp in ys.ptr { g in y0.ptr { yp in dx0.ptr { d in
+                        geluForward(x: xp, mask: mask, y: yp, count: x.count)
+                        geluBackward(x: xp, mask: mask, dy: g, dx: d, count: x.count)
+                    } } } }
+                    xs.ptr { xp in ys.ptr { g in y1.ptr { yp in dx1.ptr { d in
+                        geluRecompute(x: xp, mask: mask, y: yp, count: x.count)
+                        geluBackward(derivative: xp, mask: mask, dy: g, dx: d, count: x.count)
+                    } } } }
+                    XCTAssertEqual(y0.map(\.bitPattern), y1.map(\.bitPattern), "value, masked \(masked), \(threads) threads")
+                    XCTAssertEqual(dx0.map(\.bitPattern), dx1.map(\.bitPattern), "gradient, masked \(masked), \(threads) threads")
+                }
+            }
+        }
+    }
+
     func testDropoutMaskIsKeyedPerSampleAndThreadIndependent() {
         let perSample = 5000, samples = 200
         func mask(threads: Int, step: UInt64, ids: [Int]) -> [UInt8] {
