@@ -38,11 +38,10 @@ public func gemm(
     // Split the longer side of C, in blocks aligned to the microkernel tile so no piece runs
     // more edge cases than the whole call would.
     let splitRows = m >= n
-    let extent = splitRows ? m : n, tile = GEMMSplit.tile
+    let extent = splitRows ? m : n
     let output = UnsafeSendable(c)
     Parallel.forEach(pieces) { p in
-        let lo = min(extent, (extent / tile * p / pieces) * tile)
-        let hi = p == pieces - 1 ? extent : min(extent, (extent / tile * (p + 1) / pieces) * tile)
+        let (lo, hi) = GEMMSplit.block(p, of: pieces, extent: extent)
         if lo >= hi { return }
         if splitRows {
             sgemm(transA, transB, hi - lo, n, k, alpha, transA ? a + lo : a + lo * lda, lda, b, ldb, beta,
@@ -102,11 +101,10 @@ public func gemmInSmallProducts(
         }
     }
     // Blocks of C's longer side, aligned to the microkernel tile as in `gemm`.
-    let splitRows = m >= n, extent = splitRows ? m : n, tile = GEMMSplit.tile
-    let pieces = max(1, min(Parallel.threads, extent / tile))
+    let splitRows = m >= n, extent = splitRows ? m : n
+    let pieces = max(1, min(Parallel.threads, extent / GEMMSplit.tile))
     Parallel.forEach(pieces) { p in
-        let lo = extent / tile * p / pieces * tile
-        let hi = p == pieces - 1 ? extent : extent / tile * (p + 1) / pieces * tile
+        let (lo, hi) = GEMMSplit.block(p, of: pieces, extent: extent)
         for i in 0..<chunks {
             let k0 = k * i / chunks, k1 = k * (i + 1) / chunks
             let beta = i == 0 ? beta : 1
@@ -146,6 +144,12 @@ enum GEMMSplit {
     static let tile = 16
     /// Below this many multiply-adds per piece, waking another thread costs more than it saves.
     static let minMACsPerPiece = 1 << 20
+
+    /// Piece p of `pieces` blocks of 0..<extent, on tile boundaries (the last takes the rest).
+    static func block(_ p: Int, of pieces: Int, extent: Int) -> (Int, Int) {
+        let lo = min(extent, extent / tile * p / pieces * tile)
+        return (lo, p == pieces - 1 ? extent : min(extent, extent / tile * (p + 1) / pieces * tile))
+    }
 
     static func pieces(m: Int, n: Int, k: Int) -> Int {
         let threads = Parallel.threads

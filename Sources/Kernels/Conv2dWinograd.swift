@@ -17,9 +17,6 @@ func winogradApplies(_ g: PatchGeometry, cout: Int) -> Bool {
 }
 
 private let winogradMinChannels = 8
-/// Floats of transformed tiles per chunk, as for the transposed convolution: at most 2 MiB, and
-/// GEMMs small enough for OpenBLAS's small-matrix kernel where it has one.
-private let tileChunkBudget = 1 << 19
 
 private func tileCount(_ g: PatchGeometry) -> Int { g.batch * ((g.height + 1) / 2) * ((g.width + 1) / 2) }
 
@@ -27,8 +24,7 @@ private func tileCount(_ g: PatchGeometry) -> Int { g.batch * ((g.height + 1) / 
 /// and products [16][tiles][cout] (the forward and dx), or transformed inputs and output gradients
 /// (dW, the same sizes).
 private func tilesPerChunk(_ g: PatchGeometry, cin: Int, cout: Int) -> Int {
-    min(chunkRows(total: tileCount(g), rowFloats: 16 * (cin + cout), budget: tileChunkBudget),
-        SmallGEMM.rows(macsPerRow: cin * cout) ?? .max)
+    tilesPerChunk(total: tileCount(g), rowFloats: 16 * (cin + cout), macs: cin * cout)
 }
 
 /// One thread's chunk buffers for a convolution from `cin` to `cout`, plus one tile's outputs [4][cout].

@@ -23,15 +23,9 @@ private let classTaps = [[3, 1], [2, 0]]
 /// dx's tiles: input pixel i takes class outputs i and i+1 (even class) or i-1 and i (odd class),
 /// through the class taps in reverse order.
 private let gradientOrigin = [0, -1]
-/// Floats of transformed tiles per chunk: at most 2 MiB, so the GEMMs read them from cache right
-/// after the transform wrote them; fewer tiles where that keeps each GEMM small enough for
-/// OpenBLAS's small-matrix kernel (SmallGEMM, BLAS.swift: 91 -> 111 GFLOP/s on these GEMMs).
-private let tileChunkBudget = 1 << 19
 
-/// Tiles per chunk, for `rowFloats` floats of transformed tiles and `macs` multiply-adds in one
-/// GEMM per tile.
 private func tiles(_ g: PatchGeometry, rowFloats: Int, macs: Int) -> Int {
-    min(chunkRows(total: tileCount(g), rowFloats: rowFloats, budget: tileChunkBudget), SmallGEMM.rows(macsPerRow: macs) ?? .max)
+    tilesPerChunk(total: tileCount(g), rowFloats: rowFloats, macs: macs)
 }
 
 /// Floats of scratch the forward and backward need; each gets one chunk buffer per thread for up

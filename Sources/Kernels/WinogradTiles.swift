@@ -1,5 +1,14 @@
-// What the Winograd convolutions (ConvTranspose2d.swift, Conv2dWinograd.swift) share: gathering
-// one tile's input pixels, and channel-vector loads and stores for their tile transforms.
+// What the Winograd convolutions (ConvTranspose2d.swift, Conv2dWinograd.swift) share: the size of
+// their chunks of tiles, gathering one tile's input pixels, and channel-vector loads and stores
+// for their tile transforms.
+
+/// Tiles per chunk, of `total`, for `rowFloats` floats of transformed tiles and `macs`
+/// multiply-adds in one GEMM per tile: at most 2 MiB of tiles, so the GEMMs read them from cache
+/// right after the transform wrote them; fewer where that keeps each GEMM small enough for
+/// OpenBLAS's small-matrix kernel (SmallGEMM, BLAS.swift: 91 -> 111 GFLOP/s on these GEMMs).
+func tilesPerChunk(total: Int, rowFloats: Int, macs: Int) -> Int {
+    min(chunkRows(total: total, rowFloats: rowFloats, budget: 1 << 19), SmallGEMM.rows(macsPerRow: macs) ?? .max)
+}
 
 /// Points d[r * size + c] at pixel (m0 + r, l0 + c) of an h x w plane (`pixel(m, l)`), or at zeros
 /// outside it: one tile's size x size inputs.
