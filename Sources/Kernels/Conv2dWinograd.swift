@@ -117,6 +117,7 @@ private func winogradConvolve(
         let v = shared.value + piece * perThread, product = v + 16 * vs, tileOut = product + 16 * ps
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 16) { d in
             let d = d.baseAddress!
+            TileWriter.with(bias: bias, epilogue: nil, dummy: tileOut) { writer in
             forEachChunk(rows: tiles, piece: piece, of: pieces, chunk: chunk) { t0, t1 in
                 for t in t0..<t1 {
                     let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
@@ -132,13 +133,13 @@ private func winogradConvolve(
                 }
                 for t in t0..<t1 {
                     let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
-                    tileOutputTransform(product + (t - t0) * cout, stride: ps, count: cout, into: tileOut)
-                    for a in 0..<2 { for b in 0..<2 where 2 * ty + a < h && 2 * tx + b < w {
-                        let src = tileOut + (a * 2 + b) * cout, dst = out.value + ((n * h + 2 * ty + a) * w + 2 * tx + b) * cout
-                        if let bias { for co in 0..<cout { dst[co] = src[co] + bias[co] } }
-                        else { dst.update(from: src, count: cout) }
+                    for a in 0..<2 { for b in 0..<2 {
+                        let m = 2 * ty + a, l = 2 * tx + b, pixel = (n * h + m) * w + l
+                        writer.target(a * 2 + b, m < h && l < w ? out.value + pixel * cout : nil, pixel: pixel)
                     } }
+                    tileOutputTransform(product + (t - t0) * cout, stride: ps, count: cout, writer)
                 }
+            }
             }
         }
     }
@@ -232,17 +233,16 @@ private func tileInputTransform(_ d: UnsafePointer<UnsafePointer<Float>>, count:
 }
 
 /// A^T M A for one tile: the sixteen products of `count` channels at p + i * stride -> the tile's
-/// four outputs (row-major 2x2) at out, out + count, ...
+/// four outputs, through `writer`.
 @inline(__always)
-private func tileOutputTransform(_ p: UnsafePointer<Float>, stride: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
-    @inline(__always) func transform<L: ChannelLanes>(_: L.Type, at c: Int) {
+private func tileOutputTransform(_ p: UnsafePointer<Float>, stride: Int, count: Int, _ writer: TileWriter) {
+    @inline(__always) func transform<L: ChannelLanes>(_ lanes: L.Type, at c: Int) {
         @inline(__always) func m(_ i: Int) -> L.Vector { L.load(p + i * stride + c) }
         // Rows of A^T M (s0 = m_0 + m_1 + m_2, s1 = m_1 - m_2 - m_3 over M's rows), then times A.
         let s00 = m(0) + m(4) + m(8), s01 = m(1) + m(5) + m(9), s02 = m(2) + m(6) + m(10), s03 = m(3) + m(7) + m(11)
         let s10 = m(4) - m(8) - m(12), s11 = m(5) - m(9) - m(13), s12 = m(6) - m(10) - m(14), s13 = m(7) - m(11) - m(15)
-        let o = out + c
-        L.store(s00 + s01 + s02, o); L.store(s01 - s02 - s03, o + count)
-        L.store(s10 + s11 + s12, o + 2 * count); L.store(s11 - s12 - s13, o + 3 * count)
+        writer.write(s00 + s01 + s02, 0, at: c, lanes); writer.write(s01 - s02 - s03, 1, at: c, lanes)
+        writer.write(s10 + s11 + s12, 2, at: c, lanes); writer.write(s11 - s12 - s13, 3, at: c, lanes)
     }
     forEachChannelVector(count, eight: { transform(EightChannels.self, at: $0) }, one: { transform(OneChannel.self, at: $0) })
 }

@@ -136,6 +136,7 @@ public func convTranspose2dForward(
         let v = buffers.value + piece * tileChunkFloats(g, cin: cin), product = v + 9 * vs, tileOut = product + 9 * ps
         let d = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: 9)  // one tile's input pixels
         defer { d.deallocate() }
+        TileWriter.with(bias: bias, epilogue: epilogue, dummy: tileOut) { writer in
         forEachChunk(rows: tiles, piece: piece, of: pieces, chunk: chunk) { t0, t1 in
             let count = t1 - t0
             for py in 0..<2 { for px in 0..<2 {
@@ -153,30 +154,18 @@ public func convTranspose2dForward(
                          b: u + position * cin * cout, ldb: cout, beta: 0, c: product + position * ps, ldc: cout,
                          split: false)
                 }
-                // Output transform A^T M A, A^T = [1 1 0; 0 1 1], then bias, epilogue, write-out.
+                // Output transform A^T M A, A^T = [1 1 0; 0 1 1], with bias and epilogue on the way out.
                 for t in t0..<t1 {
                     let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
-                    tileOutputTransform(product + (t - t0) * cout, stride: ps, count: cout, into: tileOut)
                     for a in 0..<2 { for b in 0..<2 {
                         let m = 2 * ty + a, l = 2 * tx + b
-                        guard m < h, l < w else { continue }
-                        let src = tileOut + (a * 2 + b) * cout
                         let pixel = (n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px
-                        let dst = out.value + pixel * ldy
-                        if let e = epilogue {
-                            let scale = e.scale, shift = e.shift
-                            if let bias { for co in 0..<cout { src[co] += bias[co] } }
-                            if let residual = e.residual {
-                                let res = residual + pixel * e.ldr
-                                for co in 0..<cout { dst[co] = src[co] * scale[co] + shift[co] + res[co] }
-                            } else {
-                                for co in 0..<cout { dst[co] = src[co] * scale[co] + shift[co] }
-                            }
-                        } else if let bias { for co in 0..<cout { dst[co] = src[co] + bias[co] } }
-                        else { dst.update(from: src, count: cout) }
+                        writer.target(a * 2 + b, m < h && l < w ? out.value + pixel * ldy : nil, pixel: pixel)
                     } }
+                    tileOutputTransform(product + (t - t0) * cout, stride: ps, count: cout, writer)
                 }
             } }
+        }
         }
     }
 }
@@ -200,16 +189,16 @@ private func tileInputTransform(_ d: UnsafePointer<UnsafePointer<Float>>, count:
 }
 
 /// A^T M A for one tile, A^T = [1 1 0; 0 1 1]: the nine products of `count` channels at
-/// p + i * stride -> the tile's four outputs (row-major 2x2) at out, out + count, ...
+/// p + i * stride -> the tile's four outputs, through `writer`.
 @inline(__always)
-private func tileOutputTransform(_ p: UnsafePointer<Float>, stride: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
-    @inline(__always) func transform<L: ChannelLanes>(_: L.Type, at c: Int) {
+private func tileOutputTransform(_ p: UnsafePointer<Float>, stride: Int, count: Int, _ writer: TileWriter) {
+    @inline(__always) func transform<L: ChannelLanes>(_ lanes: L.Type, at c: Int) {
         let q = p + c
         let z00 = L.load(q) + L.load(q + stride), z01 = L.load(q + stride) + L.load(q + 2 * stride)
         let z10 = L.load(q + 3 * stride) + L.load(q + 4 * stride), z11 = L.load(q + 4 * stride) + L.load(q + 5 * stride)
         let z20 = L.load(q + 6 * stride) + L.load(q + 7 * stride), z21 = L.load(q + 7 * stride) + L.load(q + 8 * stride)
-        let o = out + c
-        L.store(z00 + z10, o); L.store(z01 + z11, o + count); L.store(z10 + z20, o + 2 * count); L.store(z11 + z21, o + 3 * count)
+        writer.write(z00 + z10, 0, at: c, lanes); writer.write(z01 + z11, 1, at: c, lanes)
+        writer.write(z10 + z20, 2, at: c, lanes); writer.write(z11 + z21, 3, at: c, lanes)
     }
     forEachChannelVector(count, eight: { transform(EightChannels.self, at: $0) }, one: { transform(OneChannel.self, at: $0) })
 }
@@ -298,6 +287,7 @@ private func convTranspose2dInputGradient(
         let v = shared.value + piece * gradientChunkFloats(g, cin: cin), product = v + 9 * vs, tileOut = product + 9 * ps
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 9) { d in
             let d = d.baseAddress!
+            TileWriter.with(bias: nil, epilogue: nil, dummy: tileOut) { writer in
             forEachChunk(rows: tiles, piece: piece, of: pieces, chunk: chunk) { t0, t1 in
                 for t in t0..<t1 {
                     let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
@@ -315,11 +305,13 @@ private func convTranspose2dInputGradient(
                 }
                 for t in t0..<t1 {
                     let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
-                    tileOutputTransform(product + (t - t0) * cin, stride: ps, count: cin, into: tileOut)
-                    for a in 0..<2 { for b in 0..<2 where 2 * ty + a < h && 2 * tx + b < w {
-                        (out.value + ((n * h + 2 * ty + a) * w + 2 * tx + b) * cin).update(from: tileOut + (a * 2 + b) * cin, count: cin)
+                    for a in 0..<2 { for b in 0..<2 {
+                        let m = 2 * ty + a, l = 2 * tx + b, pixel = (n * h + m) * w + l
+                        writer.target(a * 2 + b, m < h && l < w ? out.value + pixel * cin : nil, pixel: pixel)
                     } }
+                    tileOutputTransform(product + (t - t0) * cin, stride: ps, count: cin, writer)
                 }
+            }
             }
         }
     }

@@ -55,3 +55,51 @@ func forEachChannelVector(_ count: Int, eight: (Int) -> Void, one: (Int) -> Void
     while c + EightChannels.width <= count { eight(c); c += EightChannels.width }
     while c < count { one(c); c += OneChannel.width }
 }
+
+/// Where a tile's four outputs (row-major 2x2) go and what happens to them on the way, so the
+/// output transforms write each result once, straight from registers:
+/// y = ((z + bias) * scale + shift) + residual, each part optional (the same operations, in the
+/// same order, as adding the bias and then applying ChannelEpilogue in separate passes).
+/// Outputs past the edge of the image are written to a dummy row instead.
+struct TileWriter {
+    let bias: UnsafePointer<Float>?
+    let epilogue: ChannelEpilogue?
+    /// outputs[j] and residuals[j] for the current tile's output j.
+    let outputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    let residuals: UnsafeMutablePointer<UnsafePointer<Float>>
+    let dummy: UnsafeMutablePointer<Float>
+
+    /// Calls body with a writer whose pointer tables live on the stack for the call; `dummy`
+    /// holds one row of outputs.
+    static func with<R>(bias: UnsafePointer<Float>?, epilogue: ChannelEpilogue?, dummy: UnsafeMutablePointer<Float>,
+                        _ body: (TileWriter) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: 4) { outputs in
+            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 4) { residuals in
+                body(TileWriter(bias: bias, epilogue: epilogue, outputs: outputs.baseAddress!,
+                                residuals: residuals.baseAddress!, dummy: dummy))
+            }
+        }
+    }
+
+    /// Points output j at `output` (nil past the image's edge), pixel `pixel` of the image, and its
+    /// residual at the epilogue's row of that pixel.
+    @inline(__always)
+    func target(_ j: Int, _ output: UnsafeMutablePointer<Float>?, pixel: Int) {
+        outputs[j] = output ?? dummy
+        if let e = epilogue, let residual = e.residual {
+            residuals[j] = output == nil ? UnsafePointer(dummy) : residual + pixel * e.ldr
+        }
+    }
+
+    /// Output j's channels c ..< c + L.width.
+    @inline(__always)
+    func write<L: ChannelLanes>(_ z: L.Vector, _ j: Int, at c: Int, _: L.Type) {
+        var v = z
+        if let bias { v = v + L.load(bias + c) }
+        if let e = epilogue {
+            v = v * L.load(e.scale + c) + L.load(e.shift + c)
+            if e.residual != nil { v = v + L.load(residuals[j] + c) }
+        }
+        L.store(v, outputs[j] + c)
+    }
+}
