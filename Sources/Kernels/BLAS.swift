@@ -1,5 +1,6 @@
-// The one door to OpenBLAS: row-major sgemm. Every heavy kernel (1x1 and im2col convolutions,
-// transposed convolutions, linear layers) is a call to `gemm`.
+// The one door to OpenBLAS: row-major sgemm. Every heavy kernel (1x1, im2col and Winograd
+// convolutions, transposed convolutions, linear layers) calls `gemm`, or `gemmInSmallProducts`
+// for tall products cut into pieces for OpenBLAS's small-matrix kernel.
 //
 // OpenBLAS itself always runs single-threaded: a large GEMM is split into row or column blocks on
 // the same thread pool as the element-wise kernels (`Parallel`). Two pools on the same cores fight:
