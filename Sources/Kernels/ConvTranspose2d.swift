@@ -305,10 +305,7 @@ private func convTranspose2dInputGradient(
                 }
                 for t in t0..<t1 {
                     let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
-                    for a in 0..<2 { for b in 0..<2 {
-                        let m = 2 * ty + a, l = 2 * tx + b, pixel = (n * h + m) * w + l
-                        writer.target(a * 2 + b, m < h && l < w ? out.value + pixel * cin : nil, pixel: pixel)
-                    } }
+                    writer.targetTile(n: n, ty: ty, tx: tx, h: h, w: w, base: out.value, ld: cin)
                     tileOutputTransform(product + (t - t0) * cin, stride: ps, count: cin, writer)
                 }
             }

@@ -91,6 +91,17 @@ struct TileWriter {
         }
     }
 
+    /// Points the four outputs at the 2x2 pixels of tile (ty, tx) of image n, in a batch of
+    /// h x w images at `base` with row stride ld (the plain layout; the transposed convolution's
+    /// forward interleaves its parity classes and targets each output itself).
+    @inline(__always)
+    func targetTile(n: Int, ty: Int, tx: Int, h: Int, w: Int, base: UnsafeMutablePointer<Float>, ld: Int) {
+        for a in 0..<2 { for b in 0..<2 {
+            let m = 2 * ty + a, l = 2 * tx + b, pixel = (n * h + m) * w + l
+            target(a * 2 + b, m < h && l < w ? base + pixel * ld : nil, pixel: pixel)
+        } }
+    }
+
     /// Output j's channels c ..< c + L.width.
     @inline(__always)
     func write<L: ChannelLanes>(_ z: L.Vector, _ j: Int, at c: Int, _: L.Type) {
