@@ -27,8 +27,8 @@ final class ConvolutionTests: XCTestCase {
 
     /// Tall dense GEMMs go through gemmInSmallProducts: y (on the transposed weight, bias added per
     /// chunk) and dx in chunks of rows, dW in chunks of K accumulated in order (3000 rows of 64 -> 16:
-    /// chunks of at most 10^6 / 1024 rows where OpenBLAS has its small-matrix kernel). Against direct
-    /// loops, and the same bits at 1, 2, 3 threads.
+    /// chunks of at most 10^6 / 1024 rows where OpenBLAS has its small-matrix kernel), on channel
+    /// slices of wider buffers. Against direct loops, and the same bits at 1, 2, 3 threads.
     func testTallDenseInSmallProducts() {
         let rows = 3000, cin = 64, cout = 16
         let x = randomArray(rows * cin, seed: 31), w = randomArray(cout * cin, seed: 32), dy = randomArray(rows * cout, seed: 33)
@@ -45,23 +45,35 @@ final class ConvolutionTests: XCTestCase {
             for r in 0..<rows { s += Double(dy[r * cout + co]) * Double(x[r * cin + ci]) }
             wantDW[co * cin + ci] = Float(s)
         } }
+        // Channel slices of wider buffers, as the model passes them: x at column 1 of rows of
+        // ldx, y at column 1 of rows of ldy, dx at column 0 of rows of lddx; the rest stays untouched.
+        let ldx = cin + 3, ldy = cout + 2, lddx = cin + 1
+        var xWide = [Float](repeating: 0, count: rows * ldx)
+        for r in 0..<rows { for ci in 0..<cin { xWide[r * ldx + 1 + ci] = x[r * cin + ci] } }
+        func slice(_ a: [Float], ld: Int, offset: Int, width: Int) -> [Float] {
+            (0..<rows).flatMap { r in a[(r * ld + offset)..<(r * ld + offset + width)] }
+        }
         var first: [Float]? = nil
         for threads in [1, 2, 3] {
             Parallel.threads = threads
             defer { Parallel.threads = 1 }
-            var y = [Float](repeating: 5, count: rows * cout), scratch = [Float](repeating: 0, count: cin * cout)
-            var dx = [Float](repeating: 5, count: rows * cin), dW = dW0
-            x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in dy.withUnsafeBufferPointer { dyp in
+            var y = [Float](repeating: -1, count: rows * ldy), scratch = [Float](repeating: 0, count: cin * cout)
+            var dx = [Float](repeating: -1, count: rows * lddx), dW = dW0
+            xWide.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in dy.withUnsafeBufferPointer { dyp in
             b.withUnsafeBufferPointer { bp in y.ptr { yp in scratch.ptr { sp in dx.ptr { dxp in dW.ptr { dwp in
-                denseForward(x: xp.baseAddress!, ldx: cin, rows: rows, cin: cin, weight: wp.baseAddress!, bias: bp.baseAddress!,
-                             cout: cout, y: yp, ldy: cout, scratch: sp)
-                denseBackward(x: xp.baseAddress!, ldx: cin, rows: rows, cin: cin, weight: wp.baseAddress!, cout: cout,
-                              dy: dyp.baseAddress!, lddy: cout, dx: dxp, lddx: cin, accumulateDx: false, dWeight: dwp, dBias: nil)
+                denseForward(x: xp.baseAddress! + 1, ldx: ldx, rows: rows, cin: cin, weight: wp.baseAddress!, bias: bp.baseAddress!,
+                             cout: cout, y: yp + 1, ldy: ldy, scratch: sp)
+                denseBackward(x: xp.baseAddress! + 1, ldx: ldx, rows: rows, cin: cin, weight: wp.baseAddress!, cout: cout,
+                              dy: dyp.baseAddress!, lddy: cout, dx: dxp, lddx: lddx, accumulateDx: false, dWeight: dwp, dBias: nil)
             } } } } } } } }
-            assertClose(y, wantY, "dense y, \(threads) threads")
-            assertClose(dx, wantDx, "dense dx, \(threads) threads")
+            let ys = slice(y, ld: ldy, offset: 1, width: cout), dxs = slice(dx, ld: lddx, offset: 0, width: cin)
+            assertClose(ys, wantY, "dense y, \(threads) threads")
+            assertClose(dxs, wantDx, "dense dx, \(threads) threads")
             assertClose(dW, wantDW, "dense dW, \(threads) threads")
-            if let first { XCTAssertEqual(first, y + dx + dW, "\(threads) threads") } else { first = y + dx + dW }
+            XCTAssertEqual(Set(slice(y, ld: ldy, offset: 0, width: 1) + slice(y, ld: ldy, offset: cout + 1, width: 1)), [-1],
+                           "y outside its slice")
+            XCTAssertEqual(Set(slice(dx, ld: lddx, offset: cin, width: 1)), [-1], "dx outside its slice")
+            if let first { XCTAssertEqual(first, ys + dxs + dW, "\(threads) threads") } else { first = ys + dxs + dW }
         }
     }
 
