@@ -102,44 +102,20 @@ private func winogradConvolve(
     buffers: UnsafeMutablePointer<Float>, scratchThreads: Int
 ) {
     let h = g.height, w = g.width, th = (h + 1) / 2, tw = (w + 1) / 2, tiles = tileCount(g)
-    let chunk = tilesPerChunk(g, cin: cin, cout: cout), perThread = chunkFloats(g, cin: cin, cout: cout)
-    let pieces = max(1, min(Parallel.threads, scratchThreads, tiles / 64))
-    if let observe = GEMMShape.observer {  // the pieces' GEMMs, for the profiler
-        for piece in 0..<pieces {
-            forEachChunk(rows: tiles, piece: piece, of: pieces, chunk: chunk) { t0, t1 in
-                for _ in 0..<16 { observe(GEMMShape(transA: false, transB: false, m: t1 - t0, n: cout, k: cin, accumulate: false)) }
-            }
-        }
-    }
-    let out = UnsafeSendable(y), shared = UnsafeSendable(buffers)
-    Parallel.forEach(pieces) { piece in
-        let vs = chunk * cin, ps = chunk * cout
-        let v = shared.value + piece * perThread, product = v + 16 * vs, tileOut = product + 16 * ps
-        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 16) { d in
-            let d = d.baseAddress!
-            TileWriter.with(bias: bias, epilogue: nil, dummy: tileOut) { writer in
-            forEachChunk(rows: tiles, piece: piece, of: pieces, chunk: chunk) { t0, t1 in
-                for t in t0..<t1 {
-                    let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
-                    gatherTile(d, size: 4, m0: 2 * ty - 1, l0: 2 * tx - 1, h: h, w: w, zeros: zeros) { m, l in
-                        x + ((n * h + m) * w + l) * cin
-                    }
-                    tileInputTransform(d, count: cin, into: v + (t - t0) * cin, stride: vs)
-                }
-                for position in 0..<16 {
-                    gemm(transA: false, transB: false, m: t1 - t0, n: cout, k: cin, a: v + position * vs, lda: cin,
-                         b: weights + position * cin * cout, ldb: cout, beta: 0, c: product + position * ps, ldc: cout,
-                         split: false)
-                }
-                for t in t0..<t1 {
-                    let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
-                    writer.targetTile(n: n, ty: ty, tx: tx, h: h, w: w, base: out.value, ld: cout)
-                    tileOutputTransform(product + (t - t0) * cout, stride: ps, count: cout, writer)
-                }
-            }
-            }
-        }
-    }
+    let out = y
+    winogradTilePipeline(
+        tiles: tiles, chunk: tilesPerChunk(g, cin: cin, cout: cout), pieces: max(1, min(Parallel.threads, scratchThreads, tiles / 64)),
+        positions: 16, k: cin, n: cout, weights: weights, buffers: buffers, perThread: chunkFloats(g, cin: cin, cout: cout),
+        bias: bias,
+        transform: { d, t, row, stride in
+            let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
+            gatherTile(d, size: 4, m0: 2 * ty - 1, l0: 2 * tx - 1, h: h, w: w, zeros: zeros) { m, l in x + ((n * h + m) * w + l) * cin }
+            tileInputTransform(d, count: cin, into: row, stride: stride)
+        },
+        write: { writer, t, products, stride in
+            writer.targetTile(n: t / (tw * th), ty: (t / tw) % th, tx: t % tw, h: h, w: w, base: out, ld: cout)
+            tileOutputTransform(products, stride: stride, count: cout, writer)
+        })
 }
 
 /// gradients[position] = sum over tiles of (B^T d B)^T (A dY A^T) at that position, over chunks

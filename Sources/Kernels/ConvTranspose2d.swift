@@ -270,48 +270,25 @@ private func convTranspose2dInputGradient(
     cin: Int, _ g: PatchGeometry, flipped: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
     zeros: UnsafePointer<Float>, buffers: UnsafeMutablePointer<Float>, scratchThreads: Int
 ) {
-    let cout = g.channels, h = g.gridHeight, w = g.gridWidth, k = 4 * cout
-    let th = (h + 1) / 2, tw = (w + 1) / 2, tiles = tileCount(g)
-    let chunk = gradientTilesPerChunk(g, cin: cin)
-    let pieces = max(1, min(Parallel.threads, scratchThreads, tiles / 64))
-    if let observe = GEMMShape.observer {
-        for piece in 0..<pieces {
-            forEachChunk(rows: tiles, piece: piece, of: pieces, chunk: chunk) { t0, t1 in
-                for _ in 0..<9 { observe(GEMMShape(transA: false, transB: false, m: t1 - t0, n: cin, k: k, accumulate: false)) }
-            }
-        }
-    }
-    let out = UnsafeSendable(dx), shared = UnsafeSendable(buffers)
-    Parallel.forEach(pieces) { piece in
-        let vs = chunk * k, ps = chunk * cin
-        let v = shared.value + piece * gradientChunkFloats(g, cin: cin), product = v + 9 * vs, tileOut = product + 9 * ps
-        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 9) { d in
-            let d = d.baseAddress!
-            TileWriter.with(bias: nil, epilogue: nil, dummy: tileOut) { writer in
-            forEachChunk(rows: tiles, piece: piece, of: pieces, chunk: chunk) { t0, t1 in
-                for t in t0..<t1 {
-                    let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
-                    for py in 0..<2 { for px in 0..<2 {
-                        gatherTile(d, size: 3, m0: 2 * ty + gradientOrigin[py], l0: 2 * tx + gradientOrigin[px], h: h, w: w, zeros: zeros) { m, l in
-                            dy + ((n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px) * cout
-                        }
-                        tileInputTransform(d, count: cout, into: v + (t - t0) * k + (py * 2 + px) * cout, stride: vs)
-                    } }
+    let cout = g.channels, h = g.gridHeight, w = g.gridWidth, tiles = tileCount(g)
+    let th = (h + 1) / 2, tw = (w + 1) / 2
+    winogradTilePipeline(
+        tiles: tiles, chunk: gradientTilesPerChunk(g, cin: cin), pieces: max(1, min(Parallel.threads, scratchThreads, tiles / 64)),
+        positions: 9, k: 4 * cout, n: cin, weights: flipped, buffers: buffers, perThread: gradientChunkFloats(g, cin: cin),
+        bias: nil,
+        transform: { d, t, row, stride in
+            let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
+            for py in 0..<2 { for px in 0..<2 {
+                gatherTile(d, size: 3, m0: 2 * ty + gradientOrigin[py], l0: 2 * tx + gradientOrigin[px], h: h, w: w, zeros: zeros) { m, l in
+                    dy + ((n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px) * cout
                 }
-                for position in 0..<9 {
-                    gemm(transA: false, transB: false, m: t1 - t0, n: cin, k: k, a: v + position * vs, lda: k,
-                         b: flipped + position * k * cin, ldb: cin, beta: 0, c: product + position * ps, ldc: cin,
-                         split: false)
-                }
-                for t in t0..<t1 {
-                    let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
-                    writer.targetTile(n: n, ty: ty, tx: tx, h: h, w: w, base: out.value, ld: cin)
-                    tileOutputTransform(product + (t - t0) * cin, stride: ps, count: cin, writer)
-                }
-            }
-            }
-        }
-    }
+                tileInputTransform(d, count: cout, into: row + (py * 2 + px) * cout, stride: stride)
+            } }
+        },
+        write: { writer, t, products, stride in
+            writer.targetTile(n: t / (tw * th), ty: (t / tw) % th, tx: t % tw, h: h, w: w, base: dx, ld: cin)
+            tileOutputTransform(products, stride: stride, count: cin, writer)
+        })
 }
 
 /// gradients[class * 9 + position] = sum over the class's tiles of (B^T d B)^T (A dY A^T) at that

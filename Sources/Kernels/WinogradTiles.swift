@@ -114,3 +114,43 @@ struct TileWriter {
         L.store(v, outputs[j] + c)
     }
 }
+
+/// The pipeline the Winograd passes with plain 2x2 output tiles share (the 3x3 convolution's
+/// forward and dx, the transposed convolution's dx): the tiles are split evenly over `pieces`
+/// threads, each with its own `perThread` floats of chunk buffers at buffers + piece * perThread.
+/// Per chunk of at most `chunk` tiles, `transform(d, t, row, stride)` writes tile t's transformed
+/// inputs at row, row + stride, ... (`d` holds room for 16 pixel pointers); then `positions` GEMMs
+/// multiply [tiles][k] by weights[position] [k][n]; then `write(writer, t, products, stride)` sends
+/// tile t's products out. Every tile is computed the same way whatever the split.
+@inline(__always)
+func winogradTilePipeline(
+    tiles: Int, chunk: Int, pieces: Int, positions: Int, k: Int, n: Int, weights: UnsafePointer<Float>,
+    buffers: UnsafeMutablePointer<Float>, perThread: Int, bias: UnsafePointer<Float>?,
+    transform: (_ d: UnsafeMutablePointer<UnsafePointer<Float>>, _ t: Int, _ row: UnsafeMutablePointer<Float>, _ stride: Int) -> Void,
+    write: (_ writer: TileWriter, _ t: Int, _ products: UnsafePointer<Float>, _ stride: Int) -> Void
+) {
+    if let observe = GEMMShape.observer {  // the pieces' GEMMs, for the profiler
+        for piece in 0..<pieces {
+            forEachChunk(rows: tiles, piece: piece, of: pieces, chunk: chunk) { t0, t1 in
+                for _ in 0..<positions { observe(GEMMShape(transA: false, transB: false, m: t1 - t0, n: n, k: k, accumulate: false)) }
+            }
+        }
+    }
+    let shared = UnsafeSendable(buffers)
+    Parallel.forEach(pieces) { piece in
+        let vs = chunk * k, ps = chunk * n
+        let v = shared.value + piece * perThread, product = v + positions * vs, tileOut = product + positions * ps
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 16) { d in
+            TileWriter.with(bias: bias, epilogue: nil, dummy: tileOut) { writer in
+                forEachChunk(rows: tiles, piece: piece, of: pieces, chunk: chunk) { t0, t1 in
+                    for t in t0..<t1 { transform(d.baseAddress!, t, v + (t - t0) * k, vs) }
+                    for position in 0..<positions {
+                        gemm(transA: false, transB: false, m: t1 - t0, n: n, k: k, a: v + position * vs, lda: k,
+                             b: weights + position * k * n, ldb: n, beta: 0, c: product + position * ps, ldc: n, split: false)
+                    }
+                    for t in t0..<t1 { write(writer, t, product + (t - t0) * n, ps) }
+                }
+            }
+        }
+    }
+}
