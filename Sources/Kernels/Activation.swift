@@ -1,6 +1,7 @@
 // nn.GELU (erf form) and nn.Dropout. erf and exp are the polynomial forms PyTorch's vectorised CPU
 // kernels use (Abramowitz & Stegun 7.1.26 for erf, |error| < 1.5e-7; a Cephes-style expf), written
-// without calls so the loops vectorise.
+// without calls so the loops vectorise, and with fused multiply-adds where ATen's AVX2 erf has
+// them (_mm256_fmadd_ps): one rounding per Horner step, and half the instructions.
 
 @inline(__always)
 func fastExp(_ v: Float) -> Float {
@@ -8,27 +9,28 @@ func fastExp(_ v: Float) -> Float {
     // Adding 1.5 * 2^23 rounds x*log2(e) to an integer that sits in the low mantissa bits of t.
     let t = x * 1.442695041 + 12_582_912
     let n = t - 12_582_912
-    let r = x - n * 0.693359375 + n * 2.12194440e-4
+    let r = x.addingProduct(n, -0.693359375).addingProduct(n, 2.12194440e-4)
     var p: Float = 1.9875691500e-4
-    p = p * r + 1.3981999507e-3
-    p = p * r + 8.3334519073e-3
-    p = p * r + 4.1665795894e-2
-    p = p * r + 1.6666665459e-1
-    p = p * r + 5.0000001201e-1
-    p = p * r * r + r + 1
+    p = (1.3981999507e-3 as Float).addingProduct(p, r)
+    p = (8.3334519073e-3 as Float).addingProduct(p, r)
+    p = (4.1665795894e-2 as Float).addingProduct(p, r)
+    p = (1.6666665459e-1 as Float).addingProduct(p, r)
+    p = (5.0000001201e-1 as Float).addingProduct(p, r)
+    p = (r + 1).addingProduct(p, r * r)
     return p * Float(bitPattern: (t.bitPattern &- 0x4B40_0000 &+ 127) << 23)
 }
 
+/// ATen's Vectorized<float>::erf: t = 1 / (p |x| + 1), r = Horner(t), erf = sign(x) (1 - r t exp(-x^2)).
 @inline(__always)
 func fastErf(_ x: Float) -> Float {
     let a = abs(x)
-    let t = 1 / (0.3275911 * a + 1)
+    let t = 1 / (1 as Float).addingProduct(0.3275911, a)
     var r: Float = 1.061405429
-    r = r * t - 1.453152027
-    r = r * t + 1.421413741
-    r = r * t - 0.284496736
-    r = r * t + 0.254829592
-    let e = 1 - r * t * fastExp(-a * a)
+    r = (-1.453152027 as Float).addingProduct(r, t)
+    r = (1.421413741 as Float).addingProduct(r, t)
+    r = (-0.284496736 as Float).addingProduct(r, t)
+    r = (0.254829592 as Float).addingProduct(r, t)
+    let e = (1 as Float).addingProduct(-fastExp(-a * a) * t, r)
     return x < 0 ? -e : e
 }
 
@@ -39,7 +41,7 @@ func geluValue(_ x: Float) -> Float { x * 0.5 * (1 + fastErf(x * 0.7071067811865
 func geluDerivative(_ x: Float) -> Float {
     let cdf = 0.5 * (1 + fastErf(x * 0.70710678118654752))
     let pdf = 0.3989422804014327 * fastExp(-0.5 * x * x)
-    return cdf + x * pdf
+    return cdf.addingProduct(x, pdf)
 }
 
 /// A dropout mask: keep[i] is 1 where element i is kept (scaled by `scale` = 1/(1-p), as ATen
@@ -78,7 +80,7 @@ public func geluRecompute(x: UnsafeMutablePointer<Float>, mask: DropoutMask?, y:
         // derivative is geluDerivative's expression.
         @inline(__always) func valueAndDerivative(_ v: Float) -> (Float, Float) {
             let cdf = 0.5 * (1 + fastErf(v * 0.70710678118654752))
-            return (v * cdf, cdf + v * (0.3989422804014327 * fastExp(-0.5 * v * v)))
+            return (v * cdf, cdf.addingProduct(v, 0.3989422804014327 * fastExp(-0.5 * v * v)))
         }
         if let mask {
             for i in lo..<hi { let (value, slope) = valueAndDerivative(x[i]); y[i] = value * mask.multiplier(i); x[i] = slope }
