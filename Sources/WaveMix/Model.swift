@@ -90,7 +90,7 @@ public final class WaveMixModel {
         }
         let c = config.finalDim
         timed("fwd pool + head", floats: n * geo.blockHeight * geo.blockWidth * c) {
-            globalAveragePoolForward(x: ws.stream[config.depth], batch: n, pixels: geo.blockHeight * geo.blockWidth,
+            globalAveragePoolForward(x: training ? ws.stream[config.depth] : ws.stream[0], batch: n, pixels: geo.blockHeight * geo.blockWidth,
                                      channels: c, y: ws.pooled)
             denseForward(x: ws.pooled, ldx: c, rows: n, cin: c, weight: p(arch.head.weight), bias: p(arch.head.bias),
                          cout: config.numClasses, y: ws.logits, ldy: config.numClasses)
@@ -123,7 +123,9 @@ public final class WaveMixModel {
     private func blockForward(_ block: WaveBlock, _ n: Int, _ training: Bool, _ dropout: DropoutSource, _ ws: Workspace) {
         let c = config.finalDim, c4 = c / 4, levels = config.level
         let acts = ws.blocks[block.index]
-        let x = ws.stream[block.index], out = ws.stream[block.index + 1]
+        // Eval keeps no activations for a backward: each block adds its output into its input in
+        // place, so the last transposed convolution reads and writes the same lines.
+        let x = ws.stream[training ? block.index : 0], out = training ? ws.stream[block.index + 1] : ws.stream[0]
         let pixels = n * geo.blockHeight * geo.blockWidth
         dense("reduction", block.reduction, x: x, ldx: c, rows: pixels, y: acts.reduced, ldy: c4)
         // Wavelet levels: level k transforms level k-1's LL channels (the reduction output at k = 1).
