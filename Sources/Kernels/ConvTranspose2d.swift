@@ -34,7 +34,7 @@ public func convTranspose2dScratchCount(_ g: PatchGeometry, cin: Int, threads: I
     let threads = max(1, threads), cout = g.channels
     let forward = 36 * cin * cout + cin + threads * tileChunkFloats(g, cin: cin)
     let backward = 72 * cin * cout + max(cin, cout)
-        + max(threads * gradientChunkFloats(g, cin: cin), min(threads, 4) * weightGradientChunkFloats(g, cin: cin))
+        + max(threads * gradientChunkFloats(g, cin: cin), 4 * weightGradientClassFloats(g, cin: cin))
     return max(backward, forward)
 }
 
@@ -61,15 +61,16 @@ private func gradientChunkFloats(_ g: PatchGeometry, cin: Int) -> Int {
     return 9 * chunk * (4 * g.channels + cin) + 4 * cin
 }
 
-/// dW's chunks (one per thread for up to four threads, else one shared): transformed inputs
-/// [9][tiles][cin] and output gradients [9][tiles][cout] of one class.
+/// dW's chunks: per parity class, transformed inputs [9][tiles][cin] and output gradients
+/// [9][tiles][cout]. A chunk holds its tiles for all four classes (which the threads share out), so
+/// its size is the same whatever the thread count and every class gradient sums the same chunks.
 private func weightGradientTiles(_ g: PatchGeometry, cin: Int) -> Int {
-    tiles(g, rowFloats: 9 * (cin + g.channels), macs: cin * g.channels)
+    tiles(g, rowFloats: 36 * (cin + g.channels), macs: cin * g.channels)
 }
 
-private func weightGradientChunkFloats(_ g: PatchGeometry, cin: Int) -> Int {
-    let chunk = weightGradientTiles(g, cin: cin)
-    return 9 * chunk * (cin + g.channels)
+/// One class's chunk buffers; dW uses four.
+private func weightGradientClassFloats(_ g: PatchGeometry, cin: Int) -> Int {
+    9 * weightGradientTiles(g, cin: cin) * (cin + g.channels)
 }
 
 /// G k G^T, G = [1 0; 1 1; 0 1], of the 2x2 kernel slice (k00 k01; k10 k11): position i * 3 + j
@@ -292,11 +293,12 @@ private func convTranspose2dInputGradient(
 }
 
 /// gradients[class * 9 + position] = sum over the class's tiles of (B^T d B)^T (A dY A^T) at that
-/// position, over chunks of tiles in a fixed order. With 1, 2 or 4 threads each thread takes whole
-/// classes (no synchronisation inside the call); otherwise, per chunk, the threads transform tiles
-/// and then share out the nine GEMMs (split further into blocks of cin when there are more threads
-/// than nine). Either way every sum runs in the same order, so the bits do not depend on the
-/// thread count.
+/// position, over chunks of tiles in a fixed order. Each tile's four classes are transformed
+/// together, so its 4x4 block of output gradients is read from memory once, not once per class.
+/// With 1, 2 or 4 threads each thread takes whole classes (2 threads: one row parity each, so
+/// neither reads the other's lines); otherwise, per chunk, the threads transform tiles and then
+/// share out the 36 GEMMs (split further into blocks of cin when there are more threads than 36).
+/// Either way every sum runs in the same order, so the bits do not depend on the thread count.
 private func convTranspose2dWeightGradient(
     x: UnsafePointer<Float>, cin: Int, _ g: PatchGeometry, dy: UnsafePointer<Float>,
     gradients: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>, buffers: UnsafeMutablePointer<Float>,
@@ -304,70 +306,71 @@ private func convTranspose2dWeightGradient(
 ) {
     let cout = g.channels, h = g.gridHeight, w = g.gridWidth
     let th = (h + 1) / 2, tw = (w + 1) / 2, tiles = tileCount(g)
-    let chunk = weightGradientTiles(g, cin: cin), chunkFloats = weightGradientChunkFloats(g, cin: cin)
+    let chunk = weightGradientTiles(g, cin: cin), classFloats = weightGradientClassFloats(g, cin: cin)
     let vs = chunk * cin, zs = chunk * cout
     gradients.update(repeating: 0, count: 36 * cin * cout)
     if let observe = GEMMShape.observer {
-        for _ in 0..<4 {
-            for t0 in stride(from: 0, to: tiles, by: chunk) {
-                for _ in 0..<9 { observe(GEMMShape(transA: true, transB: false, m: cin, n: cout, k: min(chunk, tiles - t0), accumulate: true)) }
-            }
+        for t0 in stride(from: 0, to: tiles, by: chunk) {
+            for _ in 0..<36 { observe(GEMMShape(transA: true, transB: false, m: cin, n: cout, k: min(chunk, tiles - t0), accumulate: true)) }
         }
     }
-    /// Transforms tiles t0 + lo ..< t0 + hi of class (py, px) into the chunk buffers at v.
-    func transform(py: Int, px: Int, t0: Int, _ lo: Int, _ hi: Int, into v: UnsafeMutablePointer<Float>) {
-        let z = v + 9 * vs
+    /// Transforms tiles t0 + lo ..< t0 + hi of `classes` into their chunk buffers, class c's at
+    /// v + (c - classes.lowerBound) * classFloats.
+    func transform(classes: Range<Int>, t0: Int, _ lo: Int, _ hi: Int, into v: UnsafeMutablePointer<Float>) {
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 9) { d in
             let d = d.baseAddress!
             for t in (t0 + lo)..<(t0 + hi) {
                 let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
-                gatherTile(d, size: 3, m0: 2 * ty + classOrigin[py], l0: 2 * tx + classOrigin[px], h: h, w: w, zeros: zeros) { m, l in
-                    x + ((n * h + m) * w + l) * cin
+                for c in classes {
+                    let py = c / 2, px = c % 2, u = v + (c - classes.lowerBound) * classFloats
+                    gatherTile(d, size: 3, m0: 2 * ty + classOrigin[py], l0: 2 * tx + classOrigin[px], h: h, w: w, zeros: zeros) { m, l in
+                        x + ((n * h + m) * w + l) * cin
+                    }
+                    tileInputTransform(d, count: cin, into: u + (t - t0) * cin, stride: vs)
+                    // The class's 2x2 output gradients; outputs past the grid were never written.
+                    for a in 0..<2 { for b in 0..<2 {
+                        let m = 2 * ty + a, l = 2 * tx + b
+                        d[a * 2 + b] = m < h && l < w ? dy + ((n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px) * cout : zeros
+                    } }
+                    tileGradientTransform(d, count: cout, into: u + 9 * vs + (t - t0) * cout, stride: zs)
                 }
-                tileInputTransform(d, count: cin, into: v + (t - t0) * cin, stride: vs)
-                // The class's 2x2 output gradients; outputs past the grid were never written.
-                for a in 0..<2 { for b in 0..<2 {
-                    let m = 2 * ty + a, l = 2 * tx + b
-                    d[a * 2 + b] = m < h && l < w ? dy + ((n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px) * cout : zeros
-                } }
-                tileGradientTransform(d, count: cout, into: z + (t - t0) * cout, stride: zs)
             }
         }
     }
-    /// gradients of `class`, position `position`, rows lo..<hi (of cin) += this chunk's product.
-    func accumulate(class c: Int, position: Int, rows lo: Int, _ hi: Int, count: Int, from v: UnsafePointer<Float>) {
-        gemm(transA: true, transB: false, m: hi - lo, n: cout, k: count, a: v + position * vs + lo, lda: cin,
-             b: v + 9 * vs + position * zs, ldb: cout, beta: 1, c: gradients + ((c * 9 + position) * cin + lo) * cout, ldc: cout,
+    /// gradients of `class`, position `position`, rows lo..<hi (of cin) += this chunk's product,
+    /// from the class's buffers at u.
+    func accumulate(class c: Int, position: Int, rows lo: Int, _ hi: Int, count: Int, from u: UnsafePointer<Float>) {
+        gemm(transA: true, transB: false, m: hi - lo, n: cout, k: count, a: u + position * vs + lo, lda: cin,
+             b: u + 9 * vs + position * zs, ldb: cout, beta: 1, c: gradients + ((c * 9 + position) * cin + lo) * cout, ldc: cout,
              split: false)
     }
     let threads = min(Parallel.threads, scratchThreads)
     if 4 % threads == 0 {
-        let shared = UnsafeSendable(buffers)
+        let shared = UnsafeSendable(buffers), share = 4 / threads
         Parallel.forEach(threads) { worker in
-            let v = shared.value + worker * chunkFloats
-            for c in stride(from: worker, to: 4, by: threads) {
-                for t0 in stride(from: 0, to: tiles, by: chunk) {
-                    let count = min(chunk, tiles - t0)
-                    transform(py: c / 2, px: c % 2, t0: t0, 0, count, into: v)
-                    for position in 0..<9 { accumulate(class: c, position: position, rows: 0, cin, count: count, from: v) }
+            let classes = worker * share ..< (worker + 1) * share, v = shared.value + worker * share * classFloats
+            for t0 in stride(from: 0, to: tiles, by: chunk) {
+                let count = min(chunk, tiles - t0)
+                transform(classes: classes, t0: t0, 0, count, into: v)
+                for c in classes {
+                    let u = v + (c - classes.lowerBound) * classFloats
+                    for position in 0..<9 { accumulate(class: c, position: position, rows: 0, cin, count: count, from: u) }
                 }
             }
         }
         return
     }
-    let blocks = max(1, min(cin / GEMMSplit.tile, (2 * threads + 8) / 9))
-    let workers = min(threads, 9 * blocks)
-    for c in 0..<4 {
-        for t0 in stride(from: 0, to: tiles, by: chunk) {
-            let count = min(chunk, tiles - t0)
-            Parallel.forRange(count, minPerThread: 16) { lo, hi in transform(py: c / 2, px: c % 2, t0: t0, lo, hi, into: buffers) }
-            Parallel.forEach(workers) { worker in
-                for item in stride(from: worker, to: 9 * blocks, by: workers) {
-                    let block = item / 9
-                    let lo = cin / GEMMSplit.tile * block / blocks * GEMMSplit.tile
-                    let hi = block == blocks - 1 ? cin : cin / GEMMSplit.tile * (block + 1) / blocks * GEMMSplit.tile
-                    accumulate(class: c, position: item % 9, rows: lo, hi, count: count, from: buffers)
-                }
+    let blocks = max(1, min(cin / GEMMSplit.tile, (2 * threads + 35) / 36))
+    let workers = min(threads, 36 * blocks)
+    for t0 in stride(from: 0, to: tiles, by: chunk) {
+        let count = min(chunk, tiles - t0)
+        Parallel.forRange(count, minPerThread: 8) { lo, hi in transform(classes: 0..<4, t0: t0, lo, hi, into: buffers) }
+        Parallel.forEach(workers) { worker in
+            for item in stride(from: worker, to: 36 * blocks, by: workers) {
+                let block = item / 36, c = item % 36 / 9
+                let lo = cin / GEMMSplit.tile * block / blocks * GEMMSplit.tile
+                let hi = block == blocks - 1 ? cin : cin / GEMMSplit.tile * (block + 1) / blocks * GEMMSplit.tile
+                accumulate(class: c, position: item % 9, rows: lo, hi, count: count, from: buffers + c * classFloats)
             }
         }
     }

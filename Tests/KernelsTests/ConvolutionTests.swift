@@ -175,7 +175,7 @@ final class ConvolutionTests: XCTestCase {
             return y + dx + dw + db
         }
         let one = run(1)
-        for threads in [2, 3, 5] { XCTAssertEqual(one, run(threads), "\(threads) threads") }
+        for threads in [2, 3, 4, 5, 19] { XCTAssertEqual(one, run(threads), "\(threads) threads") }
     }
 
     /// run(threads) with Parallel.threads set to 1, 2 and 3 must return the same bits.
@@ -267,8 +267,8 @@ final class ConvolutionTests: XCTestCase {
     }
 
     func testConvTransposeBackwardSplitIsBitwise() {
-        // Enough tiles (4 x 6 x 6) for one dx piece per thread; 5 threads also split dW's GEMMs into
-        // blocks of cin. dW accumulates onto what is there.
+        // Enough tiles (4 x 6 x 6) for one dx piece per thread; 3 and 5 threads share out dW's 36
+        // GEMMs per chunk, 19 also split them into blocks of cin. dW accumulates onto what is there.
         let g = PatchGeometry(batch: 4, height: 24, width: 24, channels: 16, kernel: 4, stride: 2, pad: 1, gridHeight: 12, gridWidth: 12)
         var x = randomArray(4 * 12 * 12 * 32, seed: 51), wt = randomArray(32 * 16 * 16, seed: 52)
         var dy = randomArray(4 * 24 * 24 * 16, seed: 53)
@@ -285,14 +285,14 @@ final class ConvolutionTests: XCTestCase {
             return dx + dw + db
         }
         let one = run(1)
-        for threads in [2, 3, 5] { XCTAssertEqual(one, run(threads), "\(threads) threads") }
+        for threads in [2, 3, 4, 5, 19] { XCTAssertEqual(one, run(threads), "\(threads) threads") }
     }
 
     func testConvTransposeManyChunks() { checkConvTranspose(n: 2, h: 32, w: 32, cin: 2, cout: 64, samples: 4) }
 
     func testConvTransposeBackwardManyWeightGradientChunks() {
         // 3 x 8 x 8 tiles of 160 + 160 channels: more than one chunk of dW's tiles (at most 2^19 floats /
-        // 9 (cin + cout), and at most 10^6 / (cin cout) where OpenBLAS has its small-matrix kernel).
+        // 36 (cin + cout), and at most 10^6 / (cin cout) where OpenBLAS has its small-matrix kernel).
         let n = 3, h = 16, w = 16, cin = 160, cout = 160
         let g = PatchGeometry(batch: n, height: 2 * h, width: 2 * w, channels: cout, kernel: 4, stride: 2, pad: 1, gridHeight: h, gridWidth: w)
         var x = randomArray(n * h * w * cin, seed: 61), wt = randomArray(cin * cout * 16, seed: 62)
