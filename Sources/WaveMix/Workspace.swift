@@ -149,8 +149,7 @@ final class Workspace {
         let scratchOff = take(scratch)
 
         floatCount = used
-        floats = .allocate(capacity: used)
-        floats.initialize(repeating: 0, count: used)
+        floats = allocateHugePageBuffer(of: Float.self, count: used)
         bytes = .allocate(capacity: max(maskBytes, 1))
         bytes.initialize(repeating: 0, count: max(maskBytes, 1))
         sums = .allocate(capacity: 2 * c + 1)
@@ -173,7 +172,7 @@ final class Workspace {
     }
 
     deinit {
-        floats.deallocate()
+        releaseHugePageBuffer(floats, count: floatCount)
         bytes.deallocate()
         sums.deallocate()
     }
