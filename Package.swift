@@ -28,8 +28,9 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CCacheHints"),
 
-        .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: numeric),
+        .target(name: "Kernels", dependencies: ["COpenBLAS", "CCacheHints"], swiftSettings: numeric),
         .target(name: "WaveMix", dependencies: ["Kernels"], swiftSettings: numeric),
         .target(name: "Comm", dependencies: ["CMPI"]),
         .target(name: "Data", dependencies: ["Kernels", "CZlib", "CTurboJPEG", "CPNG"], swiftSettings: numeric),

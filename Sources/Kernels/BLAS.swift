@@ -8,6 +8,7 @@
 // passes between GEMMs, and vice versa; measured on a 2-core host, GEMMs inside a training step ran
 // at ~95 GFLOP/s with both pools and ~140 with one. Each block computes its outputs with the same
 // K-ordered accumulation as the whole call would, so results do not depend on the thread count.
+import CCacheHints
 import COpenBLAS
 
 /// C = alpha * op(A) * op(B) + beta * C, row-major. op(A) is m x k, op(B) is k x n, C is m x n.
@@ -85,8 +86,13 @@ public func gemmInSmallProducts(
                 }
             }
         }
+        // Rows of 128 floats or more: there the hint measured 5-17% faster; rows of 64 stream at
+        // full memory bandwidth without it and slow down with it.
+        let prefetch = k >= 128
         Parallel.forEach(pieces) { piece in
+            let end = m * (piece + 1) / pieces
             forEachChunk(rows: m, piece: piece, of: pieces, chunk: chunk) { r0, r1 in
+                if prefetch { prefetchRows(a, ld: lda, rows: r1..<min(end, 2 * r1 - r0), count: k) }
                 // C = bias + AB as AB + 1 * C: the same single rounding as adding the bias after.
                 if let bias { for r in r0..<r1 { (output.value + r * ldc).update(from: bias, count: n) } }
                 sgemm(false, transB, r1 - r0, n, k, 1, a + r0 * lda, lda, b, ldb, bias == nil ? beta : 1, output.value + r0 * ldc, ldc)
@@ -117,6 +123,18 @@ public func gemmInSmallProducts(
                       output.value + lo, ldc)
             }
         }
+    }
+}
+
+/// Prefetches `count` floats of each of `rows` (row stride ld) from p: the next chunk of a tall
+/// product while OpenBLAS's small kernel works on this one. Measured in C on 100k x 128 inputs
+/// coming from memory (the activations of the layer before), the kernel alone reads them at
+/// ~4 GB/s of the core's 12; with the hint 1x1 layers with K = 128-256 run 5-17% faster.
+@inline(__always)
+private func prefetchRows(_ p: UnsafePointer<Float>, ld: Int, rows: Range<Int>, count: Int) {
+    for r in rows {
+        let row = UnsafeRawPointer(p + r * ld)
+        for offset in stride(from: 0, to: count * MemoryLayout<Float>.stride, by: 64) { wavemix_prefetch(row + offset) }
     }
 }
 
