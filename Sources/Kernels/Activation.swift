@@ -58,13 +58,16 @@ public struct DropoutMask {
 /// y = GELU(x) * mask multiplier (nil = no dropout). x and y are contiguous [count]; y may alias x.
 public func geluForward(x: UnsafePointer<Float>, mask: DropoutMask?, y: UnsafeMutablePointer<Float>, count: Int) {
     let out = UnsafeSendable(y)
-    Parallel.forRange(count, minPerThread: 32_768) { lo, hi in
-        let y = out.value
-        if let mask {
-            for i in lo..<hi { y[i] = geluValue(x[i]) * mask.multiplier(i) }
-        } else {
-            for i in lo..<hi { y[i] = geluValue(x[i]) }
-        }
+    Parallel.forRange(count, minPerThread: 32_768) { lo, hi in geluElements(x: x, mask: mask, y: out.value, lo..<hi) }
+}
+
+/// geluForward's elements `range`, on the calling thread.
+@inline(__always)
+func geluElements(x: UnsafePointer<Float>, mask: DropoutMask?, y: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
+    if let mask {
+        for i in range { y[i] = geluValue(x[i]) * mask.multiplier(i) }
+    } else {
+        for i in range { y[i] = geluValue(x[i]) }
     }
 }
 

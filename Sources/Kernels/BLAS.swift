@@ -131,7 +131,7 @@ public func gemmInSmallProducts(
 /// coming from memory (the activations of the layer before), the kernel alone reads them at
 /// ~4 GB/s of the core's 12; with the hint 1x1 layers with K = 128-256 run 5-17% faster.
 @inline(__always)
-private func prefetchRows(_ p: UnsafePointer<Float>, ld: Int, rows: Range<Int>, count: Int) {
+func prefetchRows(_ p: UnsafePointer<Float>, ld: Int, rows: Range<Int>, count: Int) {
     for r in rows {
         let row = UnsafeRawPointer(p + r * ld)
         for offset in stride(from: 0, to: count * MemoryLayout<Float>.stride, by: 64) { wavemix_prefetch(row + offset) }

@@ -71,3 +71,76 @@ public func addColumnSums(_ a: UnsafePointer<Float>, ld: Int, rows: Int, cols: I
         }
     }
 }
+
+/// One 1x1 layer of a fused feed-forward: its weight transposed to [cin, cout] (`transposeWeight`)
+/// and its bias.
+public struct DenseWeights {
+    public let weightT: UnsafePointer<Float>, bias: UnsafePointer<Float>?
+    public let cin: Int, cout: Int
+    public init(weightT: UnsafePointer<Float>, bias: UnsafePointer<Float>?, cin: Int, cout: Int) {
+        self.weightT = weightT; self.bias = bias; self.cin = cin; self.cout = cout
+    }
+}
+
+/// dst [cin, cout] = W^T of a PyTorch-layout weight [cout, cin].
+public func transposeWeight(_ weight: UnsafePointer<Float>, cin: Int, cout: Int, into dst: UnsafeMutablePointer<Float>) {
+    for co in 0..<cout { for ci in 0..<cin { dst[ci * cout + co] = weight[co * cin + ci] } }
+}
+
+/// Rows per chunk of `feedForwardForward`, or nil where it does not apply (no small-matrix
+/// kernel, which is what makes its chunks compute every row as the unfused layers do).
+public func feedForwardChunkRows(cin: Int, hidden: Int, cout: Int) -> Int? {
+    guard let expand = SmallGEMM.rows(macsPerRow: cin * hidden), let project = SmallGEMM.rows(macsPerRow: hidden * cout) else {
+        return nil
+    }
+    return min(expand, project)
+}
+
+/// Floats of `buffers` feedForwardForward needs: two chunks of hidden activations per thread.
+public func feedForwardBufferCount(cin: Int, hidden: Int, cout: Int, threads: Int) -> Int {
+    (feedForwardChunkRows(cin: cin, hidden: hidden, cout: cout) ?? 0) * hidden * 2 * max(1, threads)
+}
+
+/// y = project(GELU(expand(x)) * mask multiplier), chunk by chunk of rows, so the [rows, hidden]
+/// activations between the layers stay in cache instead of making three passes through memory.
+/// Each chunk is what OpenBLAS's small kernel computes in one call, as `denseForward` does for the
+/// unfused layers, so every value is bitwise what denseForward, geluForward and denseForward write
+/// (the backward recomputes them that way). Only where `feedForwardChunkRows` is non-nil.
+public func feedForwardForward(
+    x: UnsafePointer<Float>, ldx: Int, rows: Int, expand: DenseWeights, project: DenseWeights, mask: DropoutMask?,
+    y: UnsafeMutablePointer<Float>, ldy: Int, buffers: UnsafeMutablePointer<Float>, bufferThreads: Int
+) {
+    let hidden = expand.cout
+    precondition(project.cin == hidden, "feedForwardForward: expand gives \(hidden) channels, project takes \(project.cin)")
+    guard let chunk = feedForwardChunkRows(cin: expand.cin, hidden: hidden, cout: project.cout) else {
+        preconditionFailure("feedForwardForward needs OpenBLAS's small-matrix kernel")
+    }
+    let pieces = max(1, min(Parallel.threads, bufferThreads, (rows + chunk - 1) / chunk))
+    if let observe = GEMMShape.observer {
+        for piece in 0..<pieces {
+            forEachChunk(rows: rows, piece: piece, of: pieces, chunk: chunk) { r0, r1 in
+                observe(GEMMShape(transA: false, transB: false, m: r1 - r0, n: hidden, k: expand.cin, accumulate: expand.bias != nil))
+                observe(GEMMShape(transA: false, transB: false, m: r1 - r0, n: project.cout, k: hidden, accumulate: project.bias != nil))
+            }
+        }
+    }
+    /// C (rows r0..<r1 at c, row stride ldc) = bias + A W, as gemmInSmallProducts computes it.
+    func layer(_ l: DenseWeights, a: UnsafePointer<Float>, lda: Int, rows count: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if let bias = l.bias { for r in 0..<count { (c + r * ldc).update(from: bias, count: l.cout) } }
+        gemm(transA: false, transB: false, m: count, n: l.cout, k: l.cin, a: a, lda: lda, b: l.weightT, ldb: l.cout,
+             beta: l.bias == nil ? 0 : 1, c: c, ldc: ldc, split: false)
+    }
+    let out = UnsafeSendable(y), shared = UnsafeSendable(buffers), prefetch = expand.cin >= 128  // as gemmInSmallProducts
+    Parallel.forEach(pieces) { piece in
+        let expanded = shared.value + piece * 2 * chunk * hidden, activated = expanded + chunk * hidden
+        let end = rows * (piece + 1) / pieces
+        forEachChunk(rows: rows, piece: piece, of: pieces, chunk: chunk) { r0, r1 in
+            let count = r1 - r0
+            if prefetch { prefetchRows(x, ld: ldx, rows: r1..<min(end, 2 * r1 - r0), count: expand.cin) }
+            layer(expand, a: x + r0 * ldx, lda: ldx, rows: count, c: expanded, ldc: hidden)
+            let chunkMask = mask.map { DropoutMask(keep: $0.keep + r0 * hidden, scale: $0.scale) }
+            geluElements(x: expanded, mask: chunkMask, y: activated, 0..<(count * hidden))
+            layer(project, a: activated, lda: hidden, rows: count, c: out.value + r0 * ldy, ldc: ldy)
+        }
+    }
+}

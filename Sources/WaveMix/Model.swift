@@ -143,7 +143,6 @@ public final class WaveMixModel {
             let ff = block.feedforwards[k - 1]
             let (h, w) = geo.levelSize(k)
             let rows = n * h * w, m = ff.expand.cout
-            dense("expand", ff.expand, x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows, y: ws.expanded, ldy: m)
             var mask: DropoutMask? = nil
             if training, let buffer = acts.masks[k - 1] {
                 timed("fwd dropout mask", floats: rows * m / 4) {
@@ -151,10 +150,26 @@ public final class WaveMixModel {
                 }
                 mask = drawnMask(acts, level: k)
             }
-            timed("fwd gelu", floats: 2 * rows * m + (mask == nil ? 0 : rows * m / 4)) {
-                geluForward(x: ws.expanded, mask: mask, y: ws.activated, count: rows * m)
+            if let buffers = ws.feedForwardBuffers {
+                let (expand, project) = (ff.expand, ff.project)
+                let flops = 2.0 * Double(rows * m * (expand.cin + project.cout))
+                timed("fwd expand + gelu + project", flops: flops,
+                      floats: rows * (expand.cin + project.cout) + m * (expand.cin + project.cout) + (mask == nil ? 0 : rows * m / 4)) {
+                    let expandT = ws.kernelScratch, projectT = expandT + expand.cin * m
+                    transposeWeight(p(expand.weight), cin: expand.cin, cout: m, into: expandT)
+                    transposeWeight(p(project.weight), cin: m, cout: project.cout, into: projectT)
+                    feedForwardForward(x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows,
+                                       expand: DenseWeights(weightT: expandT, bias: p(expand.bias), cin: expand.cin, cout: m),
+                                       project: DenseWeights(weightT: projectT, bias: p(project.bias), cin: m, cout: project.cout),
+                                       mask: mask, y: acts.projected[k - 1], ldy: project.cout, buffers: buffers, bufferThreads: ws.threads)
+                }
+            } else {
+                dense("expand", ff.expand, x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows, y: ws.expanded, ldy: m)
+                timed("fwd gelu", floats: 2 * rows * m + (mask == nil ? 0 : rows * m / 4)) {
+                    geluForward(x: ws.expanded, mask: mask, y: ws.activated, count: rows * m)
+                }
+                dense("project", ff.project, x: ws.activated, ldx: m, rows: rows, y: acts.projected[k - 1], ldy: ff.project.cout)
             }
-            dense("project", ff.project, x: ws.activated, ldx: m, rows: rows, y: acts.projected[k - 1], ldy: ff.project.cout)
             let ug = upsampleGeometry(k, n, ff)
             let flops = 2.0 * Double(ug.rows * ug.patchSize * ff.upsample.cin)
             let floats = ug.rows * ff.upsample.cin + ug.patchSize * ff.upsample.cin + ug.batch * ug.height * ug.width * ug.channels

@@ -71,6 +71,7 @@ final class Workspace {
     var dExpanded: UnsafeMutablePointer<Float>
     var dStemA: UnsafeMutablePointer<Float>, dStemB: UnsafeMutablePointer<Float>
     var kernelScratch: UnsafeMutablePointer<Float>        // the convolutions' and dense layers' working space
+    var feedForwardBuffers: UnsafeMutablePointer<Float>?  // the fused feed-forward's chunks (nil: it does not apply)
 
     var floatsAllocated: Int { floatCount }
 
@@ -143,10 +144,18 @@ final class Workspace {
                                   gridHeight: gh, gridWidth: gw)
             scratch = max(scratch, convTranspose2dScratchCount(g, cin: f, threads: threads))
         }
-        // The dense layers' forward writes its transposed weight there (denseForward).
+        // The dense layers' forward writes its transposed weight there (denseForward), the fused
+        // feed-forward both of its layers' (feedForwardForward).
         let denseLayers = arch.blocks.flatMap { [$0.reduction] + $0.feedforwards.flatMap { [$0.expand, $0.project] } } + [arch.head!]
         scratch = max(scratch, denseLayers.map { $0.cin * $0.cout }.max()!)
+        let feedForwards = arch.blocks.flatMap(\.feedforwards)
+        scratch = max(scratch, feedForwards.map { $0.expand.cin * $0.expand.cout + $0.project.cin * $0.project.cout }.max() ?? 0)
         let scratchOff = take(scratch)
+        // Per-thread chunks of the fused feed-forward, where it applies (feedForwardChunkRows).
+        let fusedFloats = feedForwards.map { [threads = Parallel.threads] in
+            feedForwardBufferCount(cin: $0.expand.cin, hidden: $0.expand.cout, cout: $0.project.cout, threads: threads)
+        }
+        let fusedOff = fusedFloats.isEmpty || fusedFloats.contains(0) ? nil : take(fusedFloats.max()!)
 
         floatCount = used
         floats = allocateHugePageBuffer(of: Float.self, count: used)
@@ -169,6 +178,7 @@ final class Workspace {
         dStream = p(dStreamOff); dReduced = p(dReducedOff); dLevels = dLevelsOff.map(p)
         dUpsampled = p(dUpOff); dProjected = p(dProjOff); dActivated = p(dActOff); dExpanded = p(dExpOff)
         dStemA = p(dStemAOff); dStemB = p(dStemBOff); kernelScratch = p(scratchOff)
+        feedForwardBuffers = fusedOff.map(p)
     }
 
     deinit {

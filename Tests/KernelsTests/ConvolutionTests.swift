@@ -29,6 +29,59 @@ final class ConvolutionTests: XCTestCase {
     /// chunk) and dx in chunks of rows, dW in chunks of K accumulated in order (3000 rows of 64 -> 16:
     /// chunks of at most 10^6 / 1024 rows where OpenBLAS has its small-matrix kernel), on channel
     /// slices of wider buffers. Against direct loops, and the same bits at 1, 2, 3 threads.
+    func testFusedFeedForwardIsBitwiseTheSeparateLayers() throws {
+        // expand 48 -> 96, GELU * dropout, project 96 -> 40 over 2000 rows of a wider buffer, against
+        // denseForward, geluForward and denseForward on the whole tensors (what the backward recomputes).
+        let rows = 2000, cin = 48, hidden = 96, cout = 40, ldx = cin + 5, ldy = cout + 3
+        try XCTSkipIf(feedForwardChunkRows(cin: cin, hidden: hidden, cout: cout) == nil, "no small-matrix kernel in this OpenBLAS")
+        let x = randomArray(rows * ldx, seed: 36), we = randomArray(hidden * cin, seed: 37), be = randomArray(hidden, seed: 38)
+        let wp = randomArray(cout * hidden, seed: 39), bp = randomArray(cout, seed: 40)
+        var keep = [UInt8](repeating: 0, count: rows * hidden), ids = [0, 1, 2, 3]
+        keep.withUnsafeMutableBufferPointer { k in ids.withUnsafeBufferPointer {
+            dropoutMask(samples: 4, perSample: rows * hidden / 4, probability: 0.5, seed: 3, step: 1, layer: 0,
+                        sampleIDs: $0.baseAddress!, into: k.baseAddress!)
+        } }
+        for withMask in [false, true] {
+            var want = [Float](repeating: -1, count: rows * ldy)
+            var expanded = [Float](repeating: 0, count: rows * hidden), activated = expanded
+            var scratch = [Float](repeating: 0, count: cin * hidden + hidden * cout)
+            x.withUnsafeBufferPointer { xp in keep.withUnsafeBufferPointer { k in
+                let mask = withMask ? DropoutMask(keep: k.baseAddress!, scale: 2) : nil
+                we.withUnsafeBufferPointer { wep in be.withUnsafeBufferPointer { bep in
+                wp.withUnsafeBufferPointer { wpp in bp.withUnsafeBufferPointer { bpp in
+                expanded.ptr { e in activated.ptr { a in want.ptr { y in scratch.ptr { s in
+                    denseForward(x: xp.baseAddress! + 2, ldx: ldx, rows: rows, cin: cin, weight: wep.baseAddress!,
+                                 bias: bep.baseAddress!, cout: hidden, y: e, ldy: hidden, scratch: s)
+                    geluForward(x: e, mask: mask, y: a, count: rows * hidden)
+                    denseForward(x: a, ldx: hidden, rows: rows, cin: hidden, weight: wpp.baseAddress!, bias: bpp.baseAddress!,
+                                 cout: cout, y: y + 1, ldy: ldy, scratch: s)
+                } } } }
+                } } } }
+            } }
+            for threads in [1, 2, 3] {
+                Parallel.threads = threads
+                defer { Parallel.threads = 1 }
+                var y = [Float](repeating: -1, count: rows * ldy), scratch = [Float](repeating: 0, count: cin * hidden + hidden * cout)
+                var buffers = [Float](repeating: 0, count: feedForwardBufferCount(cin: cin, hidden: hidden, cout: cout, threads: threads))
+                x.withUnsafeBufferPointer { xp in keep.withUnsafeBufferPointer { k in
+                    let mask = withMask ? DropoutMask(keep: k.baseAddress!, scale: 2) : nil
+                    we.withUnsafeBufferPointer { wep in be.withUnsafeBufferPointer { bep in
+                    wp.withUnsafeBufferPointer { wpp in bp.withUnsafeBufferPointer { bpp in
+                    y.ptr { yp in scratch.ptr { s in buffers.ptr { bufs in
+                        transposeWeight(wep.baseAddress!, cin: cin, cout: hidden, into: s)
+                        transposeWeight(wpp.baseAddress!, cin: hidden, cout: cout, into: s + cin * hidden)
+                        feedForwardForward(x: xp.baseAddress! + 2, ldx: ldx, rows: rows,
+                                           expand: DenseWeights(weightT: s, bias: bep.baseAddress!, cin: cin, cout: hidden),
+                                           project: DenseWeights(weightT: s + cin * hidden, bias: bpp.baseAddress!, cin: hidden, cout: cout),
+                                           mask: mask, y: yp + 1, ldy: ldy, buffers: bufs, bufferThreads: threads)
+                    } } }
+                    } } } }
+                } }
+                XCTAssertEqual(y, want, "mask \(withMask), \(threads) threads")
+            }
+        }
+    }
+
     func testTallDenseInSmallProducts() {
         let rows = 3000, cin = 64, cout = 16
         let x = randomArray(rows * cin, seed: 31), w = randomArray(cout * cin, seed: 32), dy = randomArray(rows * cout, seed: 33)
