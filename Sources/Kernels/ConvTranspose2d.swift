@@ -132,6 +132,9 @@ public func convTranspose2dForward(
         }
     }
     let out = UnsafeSendable(y), buffers = UnsafeSendable(zeros + cin)
+    /// Tile t's class outputs (and their residual rows) are fetched this many tiles ahead: they
+    /// come from memory, and the output transform would otherwise wait on every line it writes.
+    let outputLead = 4
     Parallel.forEach(pieces) { piece in
         let vs = chunk * cin, ps = chunk * cout
         let v = buffers.value + piece * tileChunkFloats(g, cin: cin), product = v + 9 * vs, tileOut = product + 9 * ps
@@ -141,6 +144,19 @@ public func convTranspose2dForward(
         forEachChunk(rows: tiles, piece: piece, of: pieces, chunk: chunk) { t0, t1 in
             let count = t1 - t0
             for py in 0..<2 { for px in 0..<2 {
+                /// Prefetches class (py, px)'s outputs of tile t for writing, and their residual rows.
+                func prefetchTileOutputs(_ t: Int) {
+                    let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
+                    for a in 0..<2 { for b in 0..<2 {
+                        let m = 2 * ty + a, l = 2 * tx + b
+                        guard m < h && l < w else { continue }
+                        let pixel = (n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px
+                        prefetchLines(out.value + pixel * ldy, floats: cout, write: true)
+                        if let e = epilogue, let residual = e.residual, residual != out.value {
+                            prefetchLines(residual + pixel * e.ldr, floats: cout)
+                        }
+                    } }
+                }
                 // Input transform B^T d B, B^T = [1 -1 0; 0 1 0; 0 -1 1], on each tile's 3x3 inputs.
                 for t in t0..<t1 {
                     let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
@@ -158,6 +174,7 @@ public func convTranspose2dForward(
                 // Output transform A^T M A, A^T = [1 1 0; 0 1 1], with bias and epilogue on the way out.
                 for t in t0..<t1 {
                     let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
+                    if t + outputLead < t1 { prefetchTileOutputs(t + outputLead) }
                     for a in 0..<2 { for b in 0..<2 {
                         let m = 2 * ty + a, l = 2 * tx + b
                         let pixel = (n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px
