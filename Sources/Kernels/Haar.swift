@@ -21,14 +21,22 @@ public func haarForward(x: UnsafePointer<Float>, ldx: Int, batch: Int, height: I
             for j in 0..<w2 {
                 let a = top + 2 * j * ldx, b = a + ldx, cc = bottom + 2 * j * ldx, d = cc + ldx
                 let o = out.value + ((n * h2 + i) * w2 + j) * ldy
-                for ch in 0..<c {
-                    let rowLoTop = t * a[ch] + t * b[ch], rowHiTop = t * a[ch] - t * b[ch]
-                    let rowLoBottom = t * cc[ch] + t * d[ch], rowHiBottom = t * cc[ch] - t * d[ch]
-                    o[ch] = t * rowLoTop + t * rowLoBottom
-                    o[c + 3 * ch] = t * rowLoTop - t * rowLoBottom
-                    o[c + 3 * ch + 1] = t * rowHiTop + t * rowHiBottom
-                    o[c + 3 * ch + 2] = t * rowHiTop - t * rowHiBottom
+                // The same operations per channel, eight channels at a time (the details' stride-3
+                // layout keeps LLVM from vectorising the scalar loop).
+                @inline(__always) func channels<L: ChannelLanes>(_: L.Type, _ ch: Int) {
+                    let tv = L.Vector(repeating: t)
+                    let av = L.load(a + ch), bv = L.load(b + ch), cv = L.load(cc + ch), dv = L.load(d + ch)
+                    let rowLoTop = tv * av + tv * bv, rowHiTop = tv * av - tv * bv
+                    let rowLoBottom = tv * cv + tv * dv, rowHiBottom = tv * cv - tv * dv
+                    L.store(tv * rowLoTop + tv * rowLoBottom, o + ch)
+                    let band0 = tv * rowLoTop - tv * rowLoBottom
+                    let band1 = tv * rowHiTop + tv * rowHiBottom, band2 = tv * rowHiTop - tv * rowHiBottom
+                    let details = o + c + 3 * ch
+                    for lane in 0..<L.width {
+                        details[3 * lane] = band0[lane]; details[3 * lane + 1] = band1[lane]; details[3 * lane + 2] = band2[lane]
+                    }
                 }
+                forEachChannelVector(c, eight: { channels(EightChannels.self, $0) }, one: { channels(OneChannel.self, $0) })
             }
         }
     }
@@ -46,19 +54,25 @@ public func haarBackward(dy: UnsafePointer<Float>, lddy: Int, batch: Int, height
             for j in 0..<w2 {
                 let a = top + 2 * j * lddx, b = a + lddx, cc = bottom + 2 * j * lddx, d = cc + lddx
                 let g = dy + ((n * h2 + i) * w2 + j) * lddy
-                for ch in 0..<c {
-                    let ll = g[ch], b0 = g[c + 3 * ch], b1 = g[c + 3 * ch + 1], b2 = g[c + 3 * ch + 2]
-                    let rowLoTop = t * ll + t * b0, rowLoBottom = t * ll - t * b0
-                    let rowHiTop = t * b1 + t * b2, rowHiBottom = t * b1 - t * b2
-                    let ga = t * rowLoTop + t * rowHiTop, gb = t * rowLoTop - t * rowHiTop
-                    let gc = t * rowLoBottom + t * rowHiBottom, gd = t * rowLoBottom - t * rowHiBottom
-                    if accumulate {
-                        a[ch] += ga; b[ch] += gb; cc[ch] += gc; d[ch] += gd
-                    } else {
-                        a[ch] = ga; b[ch] = gb; cc[ch] = gc; d[ch] = gd
+                @inline(__always) func channels<L: ChannelLanes>(_: L.Type, _ ch: Int) {
+                    let tv = L.Vector(repeating: t), details = g + c + 3 * ch
+                    var b0 = L.Vector(), b1 = L.Vector(), b2 = L.Vector()
+                    for lane in 0..<L.width {
+                        b0[lane] = details[3 * lane]; b1[lane] = details[3 * lane + 1]; b2[lane] = details[3 * lane + 2]
                     }
+                    let ll = L.load(g + ch)
+                    let rowLoTop = tv * ll + tv * b0, rowLoBottom = tv * ll - tv * b0
+                    let rowHiTop = tv * b1 + tv * b2, rowHiBottom = tv * b1 - tv * b2
+                    var ga = tv * rowLoTop + tv * rowHiTop, gb = tv * rowLoTop - tv * rowHiTop
+                    var gc = tv * rowLoBottom + tv * rowHiBottom, gd = tv * rowLoBottom - tv * rowHiBottom
+                    if accumulate {
+                        ga = L.load(a + ch) + ga; gb = L.load(b + ch) + gb; gc = L.load(cc + ch) + gc; gd = L.load(d + ch) + gd
+                    }
+                    L.store(ga, a + ch); L.store(gb, b + ch); L.store(gc, cc + ch); L.store(gd, d + ch)
                 }
+                forEachChannelVector(c, eight: { channels(EightChannels.self, $0) }, one: { channels(OneChannel.self, $0) })
             }
         }
     }
 }
+
