@@ -32,6 +32,7 @@ public func im2col(_ image: UnsafePointer<Float>, _ g: PatchGeometry, rows q0: I
         for q in (q0 + lo)..<(q0 + hi) {
             let gx = q % g.gridWidth, gy = (q / g.gridWidth) % g.gridHeight, n = q / (g.gridWidth * g.gridHeight)
             let row = cols + (q - q0) * patch
+            if c < 16 { im2colRow(image, g, n: n, gy: gy, gx: gx, into: row); continue }
             for ky in 0..<k {
                 let iy = gy * g.stride - g.pad + ky
                 let dst = row + ky * k * c
@@ -42,6 +43,29 @@ public func im2col(_ image: UnsafePointer<Float>, _ g: PatchGeometry, rows q0: I
                     if ix < 0 || ix >= g.width { (dst + kx * c).update(repeating: 0, count: c) }
                     else { (dst + kx * c).update(from: line + ix * c, count: c) }
                 }
+            }
+        }
+    }
+}
+
+/// row[0..<patch] = the patch of grid point (n, gy, gx) (zeros outside the image), element by
+/// element: for the few values of a small-channel patch, where im2col's per-pixel copies cost more
+/// than the data.
+@inline(__always)
+func im2colRow(_ image: UnsafePointer<Float>, _ g: PatchGeometry, n: Int, gy: Int, gx: Int, into row: UnsafeMutablePointer<Float>) {
+    let c = g.channels, k = g.kernel
+    for ky in 0..<k {
+        let iy = gy * g.stride - g.pad + ky
+        for kx in 0..<k {
+            let ix = gx * g.stride - g.pad + kx, dst = row + (ky * k + kx) * c
+            let inside = iy >= 0 && iy < g.height && ix >= 0 && ix < g.width
+            let src = image + ((n * g.height + iy) * g.width + ix) * c
+            // Element by element, with the common channel counts spelled out: LLVM turns a loop
+            // over c into a memcpy/memset call per pixel, which cost more than the convolution.
+            switch c {
+            case 1: dst[0] = inside ? src[0] : 0
+            case 3: for ch in 0..<3 { dst[ch] = inside ? src[ch] : 0 }
+            default: for ch in 0..<c { dst[ch] = inside ? src[ch] : 0 }
             }
         }
     }

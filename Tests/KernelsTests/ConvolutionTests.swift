@@ -184,6 +184,9 @@ final class ConvolutionTests: XCTestCase {
     func testConv2d3x3Stride2OddSize() { checkConv2d(n: 2, h: 7, w: 9, cin: 2, cout: 5, k: 3, stride: 2, pad: 1) }
     func testConv2dPatchify() { checkConv2d(n: 2, h: 8, w: 12, cin: 3, cout: 4, k: 4, stride: 4, pad: 0) }
     func testConv2dTwoThreads() { checkConv2d(n: 3, h: 10, w: 10, cin: 4, cout: 6, k: 3, stride: 1, pad: 1, threads: 2) }
+    // Patches of at most 32 values run the direct path: blocks of 32 output channels, then the rest.
+    func testConv2dDirectWideOutput() { checkConv2d(n: 2, h: 9, w: 7, cin: 1, cout: 40, k: 3, stride: 1, pad: 1, threads: 2) }
+    func testConv2dDirectLargestPatch() { checkConv2d(n: 2, h: 8, w: 12, cin: 2, cout: 33, k: 4, stride: 4, pad: 0) }
 
     func testConv2dForwardSplitIsBitwise() {
         // 4 x 16 x 16 output rows: one piece per thread; the rows, not the threads, decide the bits.
