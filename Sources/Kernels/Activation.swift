@@ -1,47 +1,28 @@
-// nn.GELU (erf form) and nn.Dropout. erf and exp are the polynomial forms PyTorch's vectorised CPU
-// kernels use (Abramowitz & Stegun 7.1.26 for erf, |error| < 1.5e-7; a Cephes-style expf), written
-// without calls so the loops vectorise, and with fused multiply-adds where ATen's AVX2 erf has
-// them (_mm256_fmadd_ps): one rounding per Horner step, and half the instructions.
+// nn.GELU (erf form) and nn.Dropout over whole tensors. The GELU element loops live in GELUMath,
+// compiled twice (baseline and AVX-512, see Sources/GELUMath/GELU.swift); ActivationCPU picks one.
+import Foundation
+import GELUMath
+import GELUMathAVX512
 
-@inline(__always)
-func fastExp(_ v: Float) -> Float {
-    let x = min(max(v, -87.33654), 88.72283)
-    // Adding 1.5 * 2^23 rounds x*log2(e) to an integer that sits in the low mantissa bits of t.
-    let t = x * 1.442695041 + 12_582_912
-    let n = t - 12_582_912
-    let r = x.addingProduct(n, -0.693359375).addingProduct(n, 2.12194440e-4)
-    var p: Float = 1.9875691500e-4
-    p = (1.3981999507e-3 as Float).addingProduct(p, r)
-    p = (8.3334519073e-3 as Float).addingProduct(p, r)
-    p = (4.1665795894e-2 as Float).addingProduct(p, r)
-    p = (1.6666665459e-1 as Float).addingProduct(p, r)
-    p = (5.0000001201e-1 as Float).addingProduct(p, r)
-    p = (r + 1).addingProduct(p, r * r)
-    return p * Float(bitPattern: (t.bitPattern &- 0x4B40_0000 &+ 127) << 23)
-}
+/// Whether the GELU loops run their AVX-512 build: where /proc/cpuinfo lists every AVX-512 and
+/// related extension the znver4 target may use, unless WAVEMIX_AVX512=0.
+enum ActivationCPU {
+    static let avx512: Bool = {
+        #if arch(x86_64)
+        if ProcessInfo.processInfo.environment["WAVEMIX_AVX512"] == "0" { return false }
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
+        let flags = Set(line.split(separator: " ").map(String.init))
+        return required.allSatisfy(flags.contains)
+        #else
+        return false
+        #endif
+    }()
 
-/// ATen's Vectorized<float>::erf: t = 1 / (p |x| + 1), r = Horner(t), erf = sign(x) (1 - r t exp(-x^2)).
-@inline(__always)
-func fastErf(_ x: Float) -> Float {
-    let a = abs(x)
-    let t = 1 / (1 as Float).addingProduct(0.3275911, a)
-    var r: Float = 1.061405429
-    r = (-1.453152027 as Float).addingProduct(r, t)
-    r = (1.421413741 as Float).addingProduct(r, t)
-    r = (-0.284496736 as Float).addingProduct(r, t)
-    r = (0.254829592 as Float).addingProduct(r, t)
-    let e = (1 as Float).addingProduct(-fastExp(-a * a) * t, r)
-    return x < 0 ? -e : e
-}
-
-@inline(__always)
-func geluValue(_ x: Float) -> Float { x * 0.5 * (1 + fastErf(x * 0.70710678118654752)) }
-
-@inline(__always)
-func geluDerivative(_ x: Float) -> Float {
-    let cdf = 0.5 * (1 + fastErf(x * 0.70710678118654752))
-    let pdf = 0.3989422804014327 * fastExp(-0.5 * x * x)
-    return cdf.addingProduct(x, pdf)
+    /// znver4's vector extensions, as /proc/cpuinfo names them.
+    static let required = ["avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl", "avx512ifma", "avx512vbmi",
+                           "avx512_vbmi2", "avx512_vnni", "avx512_bitalg", "avx512_vpopcntdq", "avx512_bf16",
+                           "gfni", "vaes", "vpclmulqdq", "fma", "f16c", "bmi2", "movbe"]
 }
 
 /// A dropout mask: keep[i] is 1 where element i is kept (scaled by `scale` = 1/(1-p), as ATen
@@ -64,10 +45,10 @@ public func geluForward(x: UnsafePointer<Float>, mask: DropoutMask?, y: UnsafeMu
 /// geluForward's elements `range`, on the calling thread.
 @inline(__always)
 func geluElements(x: UnsafePointer<Float>, mask: DropoutMask?, y: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
-    if let mask {
-        for i in range { y[i] = geluValue(x[i]) * mask.multiplier(i) }
+    if ActivationCPU.avx512 {
+        GELUMathAVX512.geluForwardRange(x: x, keep: mask?.keep, scale: mask?.scale ?? 1, y: y, range.lowerBound, range.upperBound)
     } else {
-        for i in range { y[i] = geluValue(x[i]) }
+        GELUMath.geluForwardRange(x: x, keep: mask?.keep, scale: mask?.scale ?? 1, y: y, range.lowerBound, range.upperBound)
     }
 }
 
@@ -78,17 +59,10 @@ func geluElements(x: UnsafePointer<Float>, mask: DropoutMask?, y: UnsafeMutableP
 public func geluRecompute(x: UnsafeMutablePointer<Float>, mask: DropoutMask?, y: UnsafeMutablePointer<Float>, count: Int) {
     let inOut = UnsafeSendable(x), out = UnsafeSendable(y)
     Parallel.forRange(count, minPerThread: 32_768) { lo, hi in
-        let x = inOut.value, y = out.value
-        // x * cdf is geluValue's x * 0.5 * (1 + erf) bit for bit (halving is exact), and the
-        // derivative is geluDerivative's expression.
-        @inline(__always) func valueAndDerivative(_ v: Float) -> (Float, Float) {
-            let cdf = 0.5 * (1 + fastErf(v * 0.70710678118654752))
-            return (v * cdf, cdf.addingProduct(v, 0.3989422804014327 * fastExp(-0.5 * v * v)))
-        }
-        if let mask {
-            for i in lo..<hi { let (value, slope) = valueAndDerivative(x[i]); y[i] = value * mask.multiplier(i); x[i] = slope }
+        if ActivationCPU.avx512 {
+            GELUMathAVX512.geluRecomputeRange(x: inOut.value, keep: mask?.keep, scale: mask?.scale ?? 1, y: out.value, lo, hi)
         } else {
-            for i in lo..<hi { let (value, slope) = valueAndDerivative(x[i]); y[i] = value; x[i] = slope }
+            GELUMath.geluRecomputeRange(x: inOut.value, keep: mask?.keep, scale: mask?.scale ?? 1, y: out.value, lo, hi)
         }
     }
 }
@@ -115,9 +89,9 @@ public func geluBackward(x: UnsafePointer<Float>, mask: DropoutMask?, dy: Unsafe
     Parallel.forRange(count, minPerThread: 32_768) { lo, hi in
         let dx = out.value
         if let mask {
-            for i in lo..<hi { dx[i] = dy[i] * mask.multiplier(i) * geluDerivative(x[i]) }
+            for i in lo..<hi { dx[i] = dy[i] * mask.multiplier(i) * GELUMath.geluDerivative(x[i]) }
         } else {
-            for i in lo..<hi { dx[i] = dy[i] * geluDerivative(x[i]) }
+            for i in lo..<hi { dx[i] = dy[i] * GELUMath.geluDerivative(x[i]) }
         }
     }
 }

@@ -1,6 +1,8 @@
 // GELU (erf form), dropout masks, global average pooling and softmax cross-entropy.
 @testable import Kernels
 import Foundation
+import GELUMath
+import GELUMathAVX512
 import XCTest
 
 final class ElementwiseTests: XCTestCase {
@@ -10,15 +12,40 @@ final class ElementwiseTests: XCTestCase {
         var worstExp: Double = 0
         for i in -8000...8000 {
             let x = Float(i) * 0.01
-            worstExp = max(worstExp, abs(Double(fastExp(x)) - exp(Double(x))) / exp(Double(x)))
+            worstExp = max(worstExp, abs(Double(GELUMath.fastExp(x)) - exp(Double(x))) / exp(Double(x)))
         }
         XCTAssertLessThan(worstExp, 3e-7)
         var worst: Double = 0
         for i in -1000...1000 {
             let x = Double(i) * 0.01
-            worst = max(worst, abs(Double(geluValue(Float(x))) - exactGELU(x)) / max(1, abs(x)))
+            worst = max(worst, abs(Double(GELUMath.geluValue(Float(x))) - exactGELU(x)) / max(1, abs(x)))
         }
         XCTAssertLessThan(worst, 4e-7)
+    }
+
+    func testGELUBuildsForBaselineAndAVX512GiveTheSameBits() throws {
+        try XCTSkipUnless(ActivationCPU.avx512, "this CPU lacks the AVX-512 extensions the znver4 build uses")
+        // Normal and extreme inputs (exp's clamp, erf's tails, zeros, subnormals), with a dropout mask.
+        var x = randomArray(4099, seed: 95, scale: 4)
+        x += [0, -0, 1e-40, -1e-40, 9, -9, 40, -40, 1e6, -1e6, .infinity, -.infinity]
+        let n = x.count
+        let keep = (0..<n).map { UInt8($0 % 3 == 0 ? 0 : 1) }
+        for useMask in [false, true] {
+            var y0 = [Float](repeating: 0, count: n), y1 = y0, d0 = x, d1 = x, r0 = y0, r1 = y0
+            keep.withUnsafeBufferPointer { k in
+                let keep = useMask ? k.baseAddress! : nil
+                x.withUnsafeBufferPointer { xp in
+                    y0.ptr { GELUMath.geluForwardRange(x: xp.baseAddress!, keep: keep, scale: 2, y: $0, 0, n) }
+                    y1.ptr { GELUMathAVX512.geluForwardRange(x: xp.baseAddress!, keep: keep, scale: 2, y: $0, 0, n) }
+                }
+                d0.ptr { d in r0.ptr { GELUMath.geluRecomputeRange(x: d, keep: keep, scale: 2, y: $0, 0, n) } }
+                d1.ptr { d in r1.ptr { GELUMathAVX512.geluRecomputeRange(x: d, keep: keep, scale: 2, y: $0, 0, n) } }
+            }
+            XCTAssertEqual(y0.map(\.bitPattern), y1.map(\.bitPattern), "forward, mask \(useMask)")
+            XCTAssertEqual(r0.map(\.bitPattern), r1.map(\.bitPattern), "recompute values, mask \(useMask)")
+            XCTAssertEqual(d0.map(\.bitPattern), d1.map(\.bitPattern), "recompute derivatives, mask \(useMask)")
+            XCTAssertEqual(y0.map(\.bitPattern), r0.map(\.bitPattern), "recompute values are the forward's, mask \(useMask)")
+        }
     }
 
     func testGELUGradientWithDropoutMask() {

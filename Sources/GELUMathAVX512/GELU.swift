@@ -1,0 +1,1 @@
+../GELUMath/GELU.swift
