@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // wavemix-swift: a data-parallel WaveMix trainer. Layering (top depends on bottom only):
-//   wavemix (CLI) -> Training -> Data | Comm | Checkpoint -> WaveMix (model) -> Kernels -> GELUMath, C libraries
+//   wavemix (CLI) -> Training -> Data | Comm | Checkpoint -> WaveMix (model) -> Kernels -> VectorLoops, C libraries
 import PackageDescription
 
 // Numeric code is compiled for the CPU generation it runs on: without it Swift targets baseline
@@ -13,7 +13,7 @@ let targetCPU = Context.environment["WAVEMIX_TARGET_CPU"] ?? "haswell"
 let targetCPU = Context.environment["WAVEMIX_TARGET_CPU"] ?? "none"
 #endif
 let numeric: [SwiftSetting] = targetCPU == "none" ? [] : [.unsafeFlags(["-target-cpu", targetCPU])]
-// The GELU loops are also built for AVX-512 (znver4: Zen 4/5, and Intel CPUs with the same
+// The element loops of VectorLoops are also built for AVX-512 (znver4: Zen 4/5, and Intel CPUs with the same
 // extensions); Kernels runs that build only where the CPU has them (ActivationCPU).
 #if arch(x86_64)
 let avx512: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "znver4"])]
@@ -37,9 +37,9 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CCacheHints"),
 
-        .target(name: "GELUMath", swiftSettings: numeric),
-        .target(name: "GELUMathAVX512", swiftSettings: avx512),
-        .target(name: "Kernels", dependencies: ["COpenBLAS", "CCacheHints", "GELUMath", "GELUMathAVX512"], swiftSettings: numeric),
+        .target(name: "VectorLoops", swiftSettings: numeric),
+        .target(name: "VectorLoopsAVX512", swiftSettings: avx512),
+        .target(name: "Kernels", dependencies: ["COpenBLAS", "CCacheHints", "VectorLoops", "VectorLoopsAVX512"], swiftSettings: numeric),
         .target(name: "WaveMix", dependencies: ["Kernels"], swiftSettings: numeric),
         .target(name: "Comm", dependencies: ["CMPI"]),
         .target(name: "Data", dependencies: ["Kernels", "CZlib", "CTurboJPEG", "CPNG"], swiftSettings: numeric),
@@ -52,7 +52,7 @@ let package = Package(
 
         // Helpers for the tests that run whole programs (the binary, mpirun, scripts).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GELUMath", "GELUMathAVX512"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "VectorLoops", "VectorLoopsAVX512"]),
         .testTarget(name: "WaveMixTests", dependencies: ["WaveMix", "Checkpoint"], exclude: ["Fixtures"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Kernels"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),

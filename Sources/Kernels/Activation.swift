@@ -1,10 +1,10 @@
-// nn.GELU (erf form) and nn.Dropout over whole tensors. The GELU element loops live in GELUMath,
-// compiled twice (baseline and AVX-512, see Sources/GELUMath/GELU.swift); ActivationCPU picks one.
+// nn.GELU (erf form) and nn.Dropout over whole tensors. Their element loops live in VectorLoops,
+// compiled twice (baseline and AVX-512, see Sources/VectorLoops/GELU.swift); ActivationCPU picks one.
 import Foundation
-import GELUMath
-import GELUMathAVX512
+import VectorLoops
+import VectorLoopsAVX512
 
-/// Whether the GELU loops run their AVX-512 build: where /proc/cpuinfo lists every AVX-512 and
+/// Whether the element loops run their AVX-512 build: where /proc/cpuinfo lists every AVX-512 and
 /// related extension the znver4 target may use, unless WAVEMIX_AVX512=0.
 enum ActivationCPU {
     static let avx512: Bool = {
@@ -46,9 +46,9 @@ public func geluForward(x: UnsafePointer<Float>, mask: DropoutMask?, y: UnsafeMu
 @inline(__always)
 func geluElements(x: UnsafePointer<Float>, mask: DropoutMask?, y: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
     if ActivationCPU.avx512 {
-        GELUMathAVX512.geluForwardRange(x: x, keep: mask?.keep, scale: mask?.scale ?? 1, y: y, range.lowerBound, range.upperBound)
+        VectorLoopsAVX512.geluForwardRange(x: x, keep: mask?.keep, scale: mask?.scale ?? 1, y: y, range.lowerBound, range.upperBound)
     } else {
-        GELUMath.geluForwardRange(x: x, keep: mask?.keep, scale: mask?.scale ?? 1, y: y, range.lowerBound, range.upperBound)
+        VectorLoops.geluForwardRange(x: x, keep: mask?.keep, scale: mask?.scale ?? 1, y: y, range.lowerBound, range.upperBound)
     }
 }
 
@@ -60,9 +60,9 @@ public func geluRecompute(x: UnsafeMutablePointer<Float>, mask: DropoutMask?, y:
     let inOut = UnsafeSendable(x), out = UnsafeSendable(y)
     Parallel.forRange(count, minPerThread: 32_768) { lo, hi in
         if ActivationCPU.avx512 {
-            GELUMathAVX512.geluRecomputeRange(x: inOut.value, keep: mask?.keep, scale: mask?.scale ?? 1, y: out.value, lo, hi)
+            VectorLoopsAVX512.geluRecomputeRange(x: inOut.value, keep: mask?.keep, scale: mask?.scale ?? 1, y: out.value, lo, hi)
         } else {
-            GELUMath.geluRecomputeRange(x: inOut.value, keep: mask?.keep, scale: mask?.scale ?? 1, y: out.value, lo, hi)
+            VectorLoops.geluRecomputeRange(x: inOut.value, keep: mask?.keep, scale: mask?.scale ?? 1, y: out.value, lo, hi)
         }
     }
 }
@@ -89,9 +89,9 @@ public func geluBackward(x: UnsafePointer<Float>, mask: DropoutMask?, dy: Unsafe
     Parallel.forRange(count, minPerThread: 32_768) { lo, hi in
         let dx = out.value
         if let mask {
-            for i in lo..<hi { dx[i] = dy[i] * mask.multiplier(i) * GELUMath.geluDerivative(x[i]) }
+            for i in lo..<hi { dx[i] = dy[i] * mask.multiplier(i) * VectorLoops.geluDerivative(x[i]) }
         } else {
-            for i in lo..<hi { dx[i] = dy[i] * GELUMath.geluDerivative(x[i]) }
+            for i in lo..<hi { dx[i] = dy[i] * VectorLoops.geluDerivative(x[i]) }
         }
     }
 }
@@ -108,10 +108,12 @@ public func dropoutMask(samples: Int, perSample: Int, probability p: Float, seed
     Parallel.forRange(samples * blocksPerSample, minPerThread: 4) { lo, hi in
         for j in lo..<hi {
             let s = j / blocksPerSample, b = j % blocksPerSample
-            var rng = SplitMix64(key: seed, step, UInt64(layer), UInt64(sampleIDs[s]), UInt64(b))
-            let start = s * perSample + b * block
-            for i in start..<(s * perSample + min(perSample, (b + 1) * block)) {
-                out.value[i] = rng.nextUniform() < p ? 0 : 1
+            let stream = SplitMix64(key: seed, step, UInt64(layer), UInt64(sampleIDs[s]), UInt64(b))
+            let start = s * perSample + b * block, count = min(perSample, (b + 1) * block) - b * block
+            if ActivationCPU.avx512 {
+                VectorLoopsAVX512.dropoutKeepFlags(state: stream.state, probability: p, into: out.value + start, count: count)
+            } else {
+                VectorLoops.dropoutKeepFlags(state: stream.state, probability: p, into: out.value + start, count: count)
             }
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import VectorLoops
 
 // Counter-based randomness: every random draw in the project (shuffles, augmentation, dropout,
 // initialisation) comes from a SplitMix64 stream whose seed is a pure function of a key such as
@@ -18,16 +19,11 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     }
 
     @inline(__always)
-    public static func mix(_ x: UInt64) -> UInt64 {
-        var z = x
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public static func mix(_ x: UInt64) -> UInt64 { splitMix64(x) }
 
     @inline(__always)
     public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
+        state &+= splitMix64Increment
         return SplitMix64.mix(state)
     }
 

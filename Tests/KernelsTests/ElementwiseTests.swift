@@ -1,8 +1,8 @@
 // GELU (erf form), dropout masks, global average pooling and softmax cross-entropy.
 @testable import Kernels
 import Foundation
-import GELUMath
-import GELUMathAVX512
+import VectorLoops
+import VectorLoopsAVX512
 import XCTest
 
 final class ElementwiseTests: XCTestCase {
@@ -12,18 +12,18 @@ final class ElementwiseTests: XCTestCase {
         var worstExp: Double = 0
         for i in -8000...8000 {
             let x = Float(i) * 0.01
-            worstExp = max(worstExp, abs(Double(GELUMath.fastExp(x)) - exp(Double(x))) / exp(Double(x)))
+            worstExp = max(worstExp, abs(Double(VectorLoops.fastExp(x)) - exp(Double(x))) / exp(Double(x)))
         }
         XCTAssertLessThan(worstExp, 3e-7)
         var worst: Double = 0
         for i in -1000...1000 {
             let x = Double(i) * 0.01
-            worst = max(worst, abs(Double(GELUMath.geluValue(Float(x))) - exactGELU(x)) / max(1, abs(x)))
+            worst = max(worst, abs(Double(VectorLoops.geluValue(Float(x))) - exactGELU(x)) / max(1, abs(x)))
         }
         XCTAssertLessThan(worst, 4e-7)
     }
 
-    func testGELUBuildsForBaselineAndAVX512GiveTheSameBits() throws {
+    func testElementLoopBuildsForBaselineAndAVX512GiveTheSameBits() throws {
         try XCTSkipUnless(ActivationCPU.avx512, "this CPU lacks the AVX-512 extensions the znver4 build uses")
         // Normal and extreme inputs (exp's clamp, erf's tails, zeros, subnormals), with a dropout mask.
         var x = randomArray(4099, seed: 95, scale: 4)
@@ -35,16 +35,25 @@ final class ElementwiseTests: XCTestCase {
             keep.withUnsafeBufferPointer { k in
                 let keep = useMask ? k.baseAddress! : nil
                 x.withUnsafeBufferPointer { xp in
-                    y0.ptr { GELUMath.geluForwardRange(x: xp.baseAddress!, keep: keep, scale: 2, y: $0, 0, n) }
-                    y1.ptr { GELUMathAVX512.geluForwardRange(x: xp.baseAddress!, keep: keep, scale: 2, y: $0, 0, n) }
+                    y0.ptr { VectorLoops.geluForwardRange(x: xp.baseAddress!, keep: keep, scale: 2, y: $0, 0, n) }
+                    y1.ptr { VectorLoopsAVX512.geluForwardRange(x: xp.baseAddress!, keep: keep, scale: 2, y: $0, 0, n) }
                 }
-                d0.ptr { d in r0.ptr { GELUMath.geluRecomputeRange(x: d, keep: keep, scale: 2, y: $0, 0, n) } }
-                d1.ptr { d in r1.ptr { GELUMathAVX512.geluRecomputeRange(x: d, keep: keep, scale: 2, y: $0, 0, n) } }
+                d0.ptr { d in r0.ptr { VectorLoops.geluRecomputeRange(x: d, keep: keep, scale: 2, y: $0, 0, n) } }
+                d1.ptr { d in r1.ptr { VectorLoopsAVX512.geluRecomputeRange(x: d, keep: keep, scale: 2, y: $0, 0, n) } }
             }
             XCTAssertEqual(y0.map(\.bitPattern), y1.map(\.bitPattern), "forward, mask \(useMask)")
             XCTAssertEqual(r0.map(\.bitPattern), r1.map(\.bitPattern), "recompute values, mask \(useMask)")
             XCTAssertEqual(d0.map(\.bitPattern), d1.map(\.bitPattern), "recompute derivatives, mask \(useMask)")
             XCTAssertEqual(y0.map(\.bitPattern), r0.map(\.bitPattern), "recompute values are the forward's, mask \(useMask)")
+        }
+        // Dropout flags: both builds, and the stream SplitMix64.nextUniform draws from.
+        for p: Float in [0, 0.1, 0.5, 0.999, 1] {
+            var a = [UInt8](repeating: 7, count: 5000), b = a
+            a.withUnsafeMutableBufferPointer { VectorLoops.dropoutKeepFlags(state: 12345, probability: p, into: $0.baseAddress!, count: 5000) }
+            b.withUnsafeMutableBufferPointer { VectorLoopsAVX512.dropoutKeepFlags(state: 12345, probability: p, into: $0.baseAddress!, count: 5000) }
+            var rng = SplitMix64(seed: 12345)
+            XCTAssertEqual(a, b, "dropout flags, p \(p)")
+            XCTAssertEqual(a, (0..<5000).map { _ in rng.nextUniform() < p ? 0 : 1 }, "dropout flags follow the stream, p \(p)")
         }
     }
 

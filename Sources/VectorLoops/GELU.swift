@@ -3,11 +3,12 @@
 // written without calls so the loops vectorise, and with fused multiply-adds where ATen's AVX2 erf
 // has them (_mm256_fmadd_ps): one rounding per Horner step, and half the instructions.
 //
-// This file is compiled twice: as module GELUMath for the package's baseline CPU, and as
-// GELUMathAVX512 (Sources/GELUMathAVX512/GELU.swift is a link to it) for AVX-512, where the loops
-// run 1.7x faster (32 vector registers hold the polynomials' constants). Kernels picks one at run
-// time (Activation.swift). Every operation is an IEEE single operation or an explicit FMA, so both
-// builds give the same bits.
+// The module's files are compiled twice: as VectorLoops for the package's baseline CPU, and as
+// VectorLoopsAVX512 (Sources/VectorLoopsAVX512 holds links to them) for AVX-512, where these loops
+// run 1.7-2.4x faster (32 vector registers hold the polynomials' constants; 64-bit vector
+// multiplies for the random streams). Kernels picks one at run time (ActivationCPU). Every
+// operation is an IEEE single operation, an explicit FMA or integer arithmetic, so both builds give
+// the same bits.
 
 @inlinable @inline(__always)
 public func fastExp(_ v: Float) -> Float {

@@ -1,1 +1,0 @@
-../GELUMath/GELU.swift

@@ -1,0 +1,1 @@
+../VectorLoops/Dropout.swift

@@ -1,0 +1,1 @@
+../VectorLoops/GELU.swift
