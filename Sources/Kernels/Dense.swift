@@ -1,15 +1,16 @@
 // Dense layers over rows of NHWC pixels: a 1x1 convolution and nn.Linear are the same GEMM.
 // x: [rows, cin] (row stride ldx), weight: [cout, cin] (PyTorch layout), y: [rows, cout] (ldy).
 
-/// y = x * W^T + b. With `scratch` (cin * cout floats) a tall product runs as NN on W^T written
-/// there, in chunks for OpenBLAS's small-matrix kernel (gemmInSmallProducts: 1.1-1.3x the packed
-/// NT call on these shapes), with the bias added chunk by chunk.
+/// y = x * W^T + b. With `scratch` (cin * cout floats), where OpenBLAS has its small-matrix kernel,
+/// the product runs as NN on W^T written there, in chunks for that kernel (gemmInSmallProducts:
+/// 1.1-1.3x the packed NT call on these shapes), with the bias added chunk by chunk; every row is
+/// then computed the same way whatever the row count, which the fused layers rely on.
 public func denseForward(
     x: UnsafePointer<Float>, ldx: Int, rows: Int, cin: Int,
     weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, cout: Int,
     y: UnsafeMutablePointer<Float>, ldy: Int, scratch: UnsafeMutablePointer<Float>? = nil
 ) {
-    if let scratch, let chunk = SmallGEMM.rows(macsPerRow: cin * cout), rows > chunk {
+    if let scratch, SmallGEMM.rows(macsPerRow: cin * cout) != nil {
         for co in 0..<cout { for ci in 0..<cin { scratch[ci * cout + co] = weight[co * cin + ci] } }
         gemmInSmallProducts(transA: false, transB: false, m: rows, n: cout, k: cin, a: x, lda: ldx, b: scratch, ldb: cout,
                             beta: 0, c: y, ldc: ldy, bias: bias)
@@ -124,12 +125,6 @@ public func feedForwardForward(
             }
         }
     }
-    /// C (rows r0..<r1 at c, row stride ldc) = bias + A W, as gemmInSmallProducts computes it.
-    func layer(_ l: DenseWeights, a: UnsafePointer<Float>, lda: Int, rows count: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        if let bias = l.bias { for r in 0..<count { (c + r * ldc).update(from: bias, count: l.cout) } }
-        gemm(transA: false, transB: false, m: count, n: l.cout, k: l.cin, a: a, lda: lda, b: l.weightT, ldb: l.cout,
-             beta: l.bias == nil ? 0 : 1, c: c, ldc: ldc, split: false)
-    }
     let out = UnsafeSendable(y), shared = UnsafeSendable(buffers), prefetch = expand.cin >= 128  // as gemmInSmallProducts
     Parallel.forEach(pieces) { piece in
         let expanded = shared.value + piece * 2 * chunk * hidden, activated = expanded + chunk * hidden
@@ -137,10 +132,19 @@ public func feedForwardForward(
         forEachChunk(rows: rows, piece: piece, of: pieces, chunk: chunk) { r0, r1 in
             let count = r1 - r0
             if prefetch { prefetchRows(x, ld: ldx, rows: r1..<min(end, 2 * r1 - r0), count: expand.cin) }
-            layer(expand, a: x + r0 * ldx, lda: ldx, rows: count, c: expanded, ldc: hidden)
+            denseChunk(expand, a: x + r0 * ldx, lda: ldx, rows: count, c: expanded, ldc: hidden)
             let chunkMask = mask.map { DropoutMask(keep: $0.keep + r0 * hidden, scale: $0.scale) }
             geluElements(x: expanded, mask: chunkMask, y: activated, 0..<(count * hidden))
-            layer(project, a: activated, lda: hidden, rows: count, c: out.value + r0 * ldy, ldc: ldy)
+            denseChunk(project, a: activated, lda: hidden, rows: count, c: out.value + r0 * ldy, ldc: ldy)
         }
     }
+}
+
+/// C (`rows` rows at c, row stride ldc) = bias + A W on the calling thread, as gemmInSmallProducts
+/// computes each of its chunks (bias preloaded, beta 1).
+@inline(__always)
+func denseChunk(_ l: DenseWeights, a: UnsafePointer<Float>, lda: Int, rows count: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    if let bias = l.bias { for r in 0..<count { (c + r * ldc).update(from: bias, count: l.cout) } }
+    gemm(transA: false, transB: false, m: count, n: l.cout, k: l.cin, a: a, lda: lda, b: l.weightT, ldb: l.cout,
+         beta: l.bias == nil ? 0 : 1, c: c, ldc: ldc, split: false)
 }

@@ -12,32 +12,39 @@ public let haarTap = Float(0.7071067811865476)
 /// x: [n, h, w, c] (stride ldx) -> y: [n, h/2, w/2, 4c] (stride ldy). h and w must be even.
 public func haarForward(x: UnsafePointer<Float>, ldx: Int, batch: Int, height: Int, width: Int, channels c: Int,
                         y: UnsafeMutablePointer<Float>, ldy: Int) {
-    let h2 = height / 2, w2 = width / 2, t = haarTap
     let out = UnsafeSendable(y)
-    Parallel.forRange(batch * h2, minPerThread: max(1, 8192 / max(1, w2 * c))) { lo, hi in
-        for row in lo..<hi {
-            let n = row / h2, i = row % h2
-            let top = x + ((n * height + 2 * i) * width) * ldx, bottom = top + width * ldx
-            for j in 0..<w2 {
-                let a = top + 2 * j * ldx, b = a + ldx, cc = bottom + 2 * j * ldx, d = cc + ldx
-                let o = out.value + ((n * h2 + i) * w2 + j) * ldy
-                // The same operations per channel, eight channels at a time (the details' stride-3
-                // layout keeps LLVM from vectorising the scalar loop).
-                @inline(__always) func channels<L: ChannelLanes>(_: L.Type, _ ch: Int) {
-                    let tv = L.Vector(repeating: t)
-                    let av = L.load(a + ch), bv = L.load(b + ch), cv = L.load(cc + ch), dv = L.load(d + ch)
-                    let rowLoTop = tv * av + tv * bv, rowHiTop = tv * av - tv * bv
-                    let rowLoBottom = tv * cv + tv * dv, rowHiBottom = tv * cv - tv * dv
-                    L.store(tv * rowLoTop + tv * rowLoBottom, o + ch)
-                    let band0 = tv * rowLoTop - tv * rowLoBottom
-                    let band1 = tv * rowHiTop + tv * rowHiBottom, band2 = tv * rowHiTop - tv * rowHiBottom
-                    let details = o + c + 3 * ch
-                    for lane in 0..<L.width {
-                        details[3 * lane] = band0[lane]; details[3 * lane + 1] = band1[lane]; details[3 * lane + 2] = band2[lane]
-                    }
+    Parallel.forRange(batch * (height / 2), minPerThread: max(1, 8192 / max(1, width / 2 * c))) { lo, hi in
+        haarForwardRows(x: x, ldx: ldx, height: height, width: width, channels: c, y: out.value, ldy: ldy, lo..<hi)
+    }
+}
+
+/// haarForward's output rows `rows` (row n * height/2 + i of the whole batch), on the calling thread.
+@inline(__always)
+func haarForwardRows(x: UnsafePointer<Float>, ldx: Int, height: Int, width: Int, channels c: Int,
+                     y: UnsafeMutablePointer<Float>, ldy: Int, _ rows: Range<Int>) {
+    let h2 = height / 2, w2 = width / 2, t = haarTap
+    for row in rows {
+        let n = row / h2, i = row % h2
+        let top = x + ((n * height + 2 * i) * width) * ldx, bottom = top + width * ldx
+        for j in 0..<w2 {
+            let a = top + 2 * j * ldx, b = a + ldx, cc = bottom + 2 * j * ldx, d = cc + ldx
+            let o = y + ((n * h2 + i) * w2 + j) * ldy
+            // The same operations per channel, eight channels at a time (the details' stride-3
+            // layout keeps LLVM from vectorising the scalar loop).
+            @inline(__always) func channels<L: ChannelLanes>(_: L.Type, _ ch: Int) {
+                let tv = L.Vector(repeating: t)
+                let av = L.load(a + ch), bv = L.load(b + ch), cv = L.load(cc + ch), dv = L.load(d + ch)
+                let rowLoTop = tv * av + tv * bv, rowHiTop = tv * av - tv * bv
+                let rowLoBottom = tv * cv + tv * dv, rowHiBottom = tv * cv - tv * dv
+                L.store(tv * rowLoTop + tv * rowLoBottom, o + ch)
+                let band0 = tv * rowLoTop - tv * rowLoBottom
+                let band1 = tv * rowHiTop + tv * rowHiBottom, band2 = tv * rowHiTop - tv * rowHiBottom
+                let details = o + c + 3 * ch
+                for lane in 0..<L.width {
+                    details[3 * lane] = band0[lane]; details[3 * lane + 1] = band1[lane]; details[3 * lane + 2] = band2[lane]
                 }
-                forEachChannelVector(c, eight: { channels(EightChannels.self, $0) }, one: { channels(OneChannel.self, $0) })
             }
+            forEachChannelVector(c, eight: { channels(EightChannels.self, $0) }, one: { channels(OneChannel.self, $0) })
         }
     }
 }
@@ -76,3 +83,52 @@ public func haarBackward(dy: UnsafePointer<Float>, lddy: Int, batch: Int, height
     }
 }
 
+
+/// Output rows of the block's reduction per chunk of `reductionHaarForward`: whole pairs of image
+/// rows, as many as OpenBLAS's small kernel takes in one product; nil where that kernel is missing.
+public func reductionHaarPairsPerChunk(width: Int, cin: Int, cout: Int) -> Int? {
+    guard let rows = SmallGEMM.rows(macsPerRow: cin * cout), rows >= 2 * width else { return nil }
+    return rows / (2 * width)
+}
+
+/// Floats of `buffers` reductionHaarForward needs: one chunk of reduction output per thread.
+public func reductionHaarBufferCount(width: Int, cin: Int, cout: Int, threads: Int) -> Int {
+    (reductionHaarPairsPerChunk(width: width, cin: cin, cout: cout) ?? 0) * 2 * width * cout * max(1, threads)
+}
+
+/// y = haarForward(reduction(x)): the block's 1x1 reduction (cin -> c channels) and the first
+/// wavelet level, chunk by chunk of image-row pairs, so the reduction's output is transformed while
+/// in cache instead of going to memory and back. Bitwise what denseForward then haarForward write
+/// (each chunk is one small-kernel product, as in gemmInSmallProducts). Only where
+/// `reductionHaarPairsPerChunk` is non-nil.
+public func reductionHaarForward(
+    x: UnsafePointer<Float>, ldx: Int, batch: Int, height: Int, width: Int, reduction: DenseWeights,
+    y: UnsafeMutablePointer<Float>, ldy: Int, buffers: UnsafeMutablePointer<Float>, bufferThreads: Int
+) {
+    let c = reduction.cout, pairs = batch * (height / 2)
+    guard let chunk = reductionHaarPairsPerChunk(width: width, cin: reduction.cin, cout: c) else {
+        preconditionFailure("reductionHaarForward needs OpenBLAS's small-matrix kernel")
+    }
+    let pieces = max(1, min(Parallel.threads, bufferThreads, (pairs + chunk - 1) / chunk))
+    if let observe = GEMMShape.observer {
+        for piece in 0..<pieces {
+            forEachChunk(rows: pairs, piece: piece, of: pieces, chunk: chunk) { p0, p1 in
+                observe(GEMMShape(transA: false, transB: false, m: (p1 - p0) * 2 * width, n: c, k: reduction.cin,
+                                  accumulate: reduction.bias != nil))
+            }
+        }
+    }
+    let out = UnsafeSendable(y), shared = UnsafeSendable(buffers), prefetch = reduction.cin >= 128  // as gemmInSmallProducts
+    Parallel.forEach(pieces) { piece in
+        let reduced = shared.value + piece * chunk * 2 * width * c
+        let end = pairs * (piece + 1) / pieces * 2 * width
+        forEachChunk(rows: pairs, piece: piece, of: pieces, chunk: chunk) { p0, p1 in
+            let r0 = p0 * 2 * width, r1 = p1 * 2 * width
+            if prefetch { prefetchRows(x, ld: ldx, rows: r1..<min(end, 2 * r1 - r0), count: reduction.cin) }
+            denseChunk(reduction, a: x + r0 * ldx, lda: ldx, rows: r1 - r0, c: reduced, ldc: c)
+            // The chunk's pairs as one image of 2 (p1 - p0) rows: pairs never straddle images.
+            haarForwardRows(x: reduced, ldx: c, height: 2 * (p1 - p0), width: width, channels: c,
+                            y: out.value + p0 * (width / 2) * ldy, ldy: ldy, 0..<(p1 - p0))
+        }
+    }
+}

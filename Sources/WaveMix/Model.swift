@@ -127,9 +127,20 @@ public final class WaveMixModel {
         // place, so the last transposed convolution reads and writes the same lines.
         let x = ws.stream[training ? block.index : 0], out = training ? ws.stream[block.index + 1] : ws.stream[0]
         let pixels = n * geo.blockHeight * geo.blockWidth
-        dense("reduction", block.reduction, x: x, ldx: c, rows: pixels, y: acts.reduced, ldy: c4)
         // Wavelet levels: level k transforms level k-1's LL channels (the reduction output at k = 1).
-        for k in 1...levels {
+        if let buffers = ws.reductionHaarBuffers {
+            let r = block.reduction
+            timed("fwd reduction 1x1 + dwt", flops: 2.0 * Double(pixels * r.cin * r.cout),
+                  floats: pixels * (r.cin + r.cout) + r.cin * r.cout) {
+                transposeWeight(p(r.weight), cin: r.cin, cout: r.cout, into: ws.kernelScratch)
+                reductionHaarForward(x: x, ldx: c, batch: n, height: geo.blockHeight, width: geo.blockWidth,
+                                     reduction: DenseWeights(weightT: ws.kernelScratch, bias: p(r.bias), cin: r.cin, cout: r.cout),
+                                     y: acts.levels[0], ldy: levelWidth(1), buffers: buffers, bufferThreads: ws.threads)
+            }
+        } else {
+            dense("reduction", block.reduction, x: x, ldx: c, rows: pixels, y: acts.reduced, ldy: c4)
+        }
+        for k in (ws.reductionHaarBuffers == nil ? 1 : 2)..<(levels + 1) {
             let (h, w) = geo.levelSize(k - 1)
             let source = k == 1 ? acts.reduced : acts.levels[k - 2]
             timed("fwd dwt", floats: 2 * n * h * w * c4) {

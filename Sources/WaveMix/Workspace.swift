@@ -72,6 +72,7 @@ final class Workspace {
     var dStemA: UnsafeMutablePointer<Float>, dStemB: UnsafeMutablePointer<Float>
     var kernelScratch: UnsafeMutablePointer<Float>        // the convolutions' and dense layers' working space
     var feedForwardBuffers: UnsafeMutablePointer<Float>?  // the fused feed-forward's chunks (nil: it does not apply)
+    var reductionHaarBuffers: UnsafeMutablePointer<Float>? // the fused reduction + first wavelet level's chunks (nil: same)
 
     var floatsAllocated: Int { floatCount }
 
@@ -156,6 +157,11 @@ final class Workspace {
             feedForwardBufferCount(cin: $0.expand.cin, hidden: $0.expand.cout, cout: $0.project.cout, threads: threads)
         }
         let fusedOff = fusedFloats.isEmpty || fusedFloats.contains(0) ? nil : take(fusedFloats.max()!)
+        // Per-thread chunks of the fused reduction + first wavelet level, where it applies.
+        let reductionHaarFloats = arch.blocks.map { [threads = Parallel.threads] in
+            reductionHaarBufferCount(width: geo.blockWidth, cin: $0.reduction.cin, cout: $0.reduction.cout, threads: threads)
+        }
+        let reductionHaarOff = reductionHaarFloats.isEmpty || reductionHaarFloats.contains(0) ? nil : take(reductionHaarFloats.max()!)
 
         floatCount = used
         floats = allocateHugePageBuffer(of: Float.self, count: used)
@@ -179,6 +185,7 @@ final class Workspace {
         dUpsampled = p(dUpOff); dProjected = p(dProjOff); dActivated = p(dActOff); dExpanded = p(dExpOff)
         dStemA = p(dStemAOff); dStemB = p(dStemBOff); kernelScratch = p(scratchOff)
         feedForwardBuffers = fusedOff.map(p)
+        reductionHaarBuffers = reductionHaarOff.map(p)
     }
 
     deinit {

@@ -82,6 +82,41 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    func testFusedReductionAndHaarIsBitwiseTheSeparateLayers() throws {
+        // 3 images of 12 x 10 (fewer rows than one small-kernel product) and 5 of 24 x 30 (more),
+        // 40 -> 8 channels, from a wider buffer into a wider level buffer, against denseForward then
+        // haarForward.
+        for (n, h, w) in [(3, 12, 10), (5, 24, 30)] {
+            let cin = 40, c = 8, ldx = cin + 3, ldy = 4 * c + 5, pixels = n * h * w
+            try XCTSkipIf(reductionHaarPairsPerChunk(width: w, cin: cin, cout: c) == nil, "no small-matrix kernel in this OpenBLAS")
+            let x = randomArray(pixels * ldx, seed: 71), wt = randomArray(c * cin, seed: 72), b = randomArray(c, seed: 73)
+            var want = [Float](repeating: -1, count: pixels / 4 * ldy), reduced = [Float](repeating: 0, count: pixels * c)
+            var scratch = [Float](repeating: 0, count: cin * c)
+            x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in b.withUnsafeBufferPointer { bp in
+                reduced.ptr { r in scratch.ptr { s in want.ptr { y in
+                    denseForward(x: xp.baseAddress!, ldx: ldx, rows: pixels, cin: cin, weight: wp.baseAddress!, bias: bp.baseAddress!,
+                                 cout: c, y: r, ldy: c, scratch: s)
+                    haarForward(x: r, ldx: c, batch: n, height: h, width: w, channels: c, y: y + 2, ldy: ldy)
+                } } }
+            } } }
+            for threads in [1, 2, 3] {
+                Parallel.threads = threads
+                defer { Parallel.threads = 1 }
+                var y = [Float](repeating: -1, count: want.count), weightT = [Float](repeating: 0, count: cin * c)
+                var buffers = [Float](repeating: 0, count: reductionHaarBufferCount(width: w, cin: cin, cout: c, threads: threads))
+                x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in b.withUnsafeBufferPointer { bp in
+                    weightT.ptr { t in y.ptr { yp in buffers.ptr { bufs in
+                        transposeWeight(wp.baseAddress!, cin: cin, cout: c, into: t)
+                        reductionHaarForward(x: xp.baseAddress!, ldx: ldx, batch: n, height: h, width: w,
+                                             reduction: DenseWeights(weightT: t, bias: bp.baseAddress!, cin: cin, cout: c),
+                                             y: yp + 2, ldy: ldy, buffers: bufs, bufferThreads: threads)
+                    } } }
+                } } }
+                XCTAssertEqual(y, want, "\(n) x \(h) x \(w), \(threads) threads")
+            }
+        }
+    }
+
     func testTallDenseInSmallProducts() {
         let rows = 3000, cin = 64, cout = 16
         let x = randomArray(rows * cin, seed: 31), w = randomArray(cout * cin, seed: 32), dy = randomArray(rows * cout, seed: 33)
