@@ -148,3 +148,40 @@ func denseChunk(_ l: DenseWeights, a: UnsafePointer<Float>, lda: Int, rows count
     gemm(transA: false, transB: false, m: count, n: l.cout, k: l.cin, a: a, lda: lda, b: l.weightT, ldb: l.cout,
          beta: l.bias == nil ? 0 : 1, c: c, ldc: ldc, split: false)
 }
+
+/// The feed-forward's backward from the project layer's output gradient to the expand layer's:
+/// dU = (dy W) * mask multiplier * GELU'(u), with GELU'(u) in `derivative` (geluRecompute's), chunk
+/// by chunk of rows, so dy W stays in cache instead of going to memory and back. Bitwise what
+/// denseBackward's dx and geluBackward(derivative:) write. `buffers` as for feedForwardForward
+/// (the project layer is [cout, cin] = [ff channels, hidden]).
+public func feedForwardInputGradient(
+    dy: UnsafePointer<Float>, rows: Int, project weight: UnsafePointer<Float>, cin hidden: Int, cout: Int, expandCin: Int,
+    derivative: UnsafePointer<Float>, mask: DropoutMask?, dx: UnsafeMutablePointer<Float>,
+    buffers: UnsafeMutablePointer<Float>, bufferThreads: Int
+) {
+    guard let chunk = feedForwardChunkRows(cin: expandCin, hidden: hidden, cout: cout) else {
+        preconditionFailure("feedForwardInputGradient needs OpenBLAS's small-matrix kernel")
+    }
+    let pieces = max(1, min(Parallel.threads, bufferThreads, (rows + chunk - 1) / chunk))
+    if let observe = GEMMShape.observer {
+        for piece in 0..<pieces {
+            forEachChunk(rows: rows, piece: piece, of: pieces, chunk: chunk) { r0, r1 in
+                observe(GEMMShape(transA: false, transB: false, m: r1 - r0, n: hidden, k: cout, accumulate: false))
+            }
+        }
+    }
+    let out = UnsafeSendable(dx), shared = UnsafeSendable(buffers)
+    Parallel.forEach(pieces) { piece in
+        let dActivated = shared.value + piece * 2 * chunk * hidden
+        forEachChunk(rows: rows, piece: piece, of: pieces, chunk: chunk) { r0, r1 in
+            gemm(transA: false, transB: false, m: r1 - r0, n: hidden, k: cout, a: dy + r0 * cout, lda: cout, b: weight, ldb: hidden,
+                 beta: 0, c: dActivated, ldc: hidden, split: false)
+            let base = r0 * hidden, dx = out.value
+            if let mask {
+                for i in 0..<((r1 - r0) * hidden) { dx[base + i] = dActivated[i] * mask.multiplier(base + i) * derivative[base + i] }
+            } else {
+                for i in 0..<((r1 - r0) * hidden) { dx[base + i] = dActivated[i] * derivative[base + i] }
+            }
+        }
+    }
+}

@@ -337,10 +337,27 @@ public final class WaveMixModel {
             timed("bwd gelu (recompute)", floats: 3 * rows * m + (mask == nil ? 0 : rows * m / 4)) {
                 geluRecompute(x: ws.expanded, mask: mask, y: ws.activated, count: rows * m)
             }
-            denseBackward("project", ff.project, x: ws.activated, ldx: m, rows: rows, dy: ws.dProjected,
-                          dx: ws.dActivated, lddx: m, accumulate: false)
-            timed("bwd gelu", floats: 3 * rows * m + (mask == nil ? 0 : rows * m / 4)) {
-                geluBackward(derivative: ws.expanded, mask: mask, dy: ws.dActivated, dx: ws.dExpanded, count: rows * m)
+            if let buffers = ws.feedForwardBuffers {
+                // dW of the project layer alone, then its dx taken through the GELU chunk by chunk.
+                let project = ff.project
+                timed("bwd project 1x1 (dW)", flops: 2.0 * Double(rows * project.cin * project.cout),
+                      floats: rows * (project.cin + project.cout) + project.cin * project.cout) {
+                    Kernels.denseBackward(x: ws.activated, ldx: m, rows: rows, cin: m, weight: p(project.weight), cout: project.cout,
+                                          dy: ws.dProjected, lddy: project.cout, dx: nil, lddx: m, accumulateDx: false,
+                                          dWeight: g(project.weight), dBias: g(project.bias))
+                }
+                timed("bwd project 1x1 (dx) + gelu", flops: 2.0 * Double(rows * project.cin * project.cout),
+                      floats: rows * project.cout + project.cin * project.cout + 2 * rows * m + (mask == nil ? 0 : rows * m / 4)) {
+                    feedForwardInputGradient(dy: ws.dProjected, rows: rows, project: p(project.weight), cin: m, cout: project.cout,
+                                             expandCin: ff.expand.cin, derivative: ws.expanded, mask: mask, dx: ws.dExpanded,
+                                             buffers: buffers, bufferThreads: ws.threads)
+                }
+            } else {
+                denseBackward("project", ff.project, x: ws.activated, ldx: m, rows: rows, dy: ws.dProjected,
+                              dx: ws.dActivated, lddx: m, accumulate: false)
+                timed("bwd gelu", floats: 3 * rows * m + (mask == nil ? 0 : rows * m / 4)) {
+                    geluBackward(derivative: ws.expanded, mask: mask, dy: ws.dActivated, dx: ws.dExpanded, count: rows * m)
+                }
             }
             denseBackward("expand", ff.expand, x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows, dy: ws.dExpanded,
                           dx: ws.dLevels[k - 1], lddx: levelWidth(k), accumulate: false)

@@ -117,6 +117,49 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    func testFusedFeedForwardInputGradientIsBitwiseTheSeparateLayers() throws {
+        // project 96 -> 40 taken back through GELU * dropout, against denseBackward's dx and
+        // geluBackward(derivative:), for fewer and more rows than one small-kernel product.
+        let cin = 48, hidden = 96, cout = 40
+        try XCTSkipIf(feedForwardChunkRows(cin: cin, hidden: hidden, cout: cout) == nil, "no small-matrix kernel in this OpenBLAS")
+        for rows in [60, 2000] {
+            let dy = randomArray(rows * cout, seed: 81), w = randomArray(cout * hidden, seed: 82)
+            let derivative = randomArray(rows * hidden, seed: 83), x = randomArray(rows * hidden, seed: 84)
+            let keep = (0..<(rows * hidden)).map { UInt8($0 % 3 == 0 ? 0 : 1) }
+            for withMask in [false, true] {
+                var dAct = [Float](repeating: 0, count: rows * hidden), want = dAct
+                var dW = [Float](repeating: 0, count: cout * hidden)
+                keep.withUnsafeBufferPointer { k in
+                    let mask = withMask ? DropoutMask(keep: k.baseAddress!, scale: 2) : nil
+                    dy.withUnsafeBufferPointer { g in w.withUnsafeBufferPointer { wp in x.withUnsafeBufferPointer { xp in
+                    derivative.withUnsafeBufferPointer { d in dAct.ptr { a in want.ptr { o in dW.ptr { dw in
+                        denseBackward(x: xp.baseAddress!, ldx: hidden, rows: rows, cin: hidden, weight: wp.baseAddress!, cout: cout,
+                                      dy: g.baseAddress!, lddy: cout, dx: a, lddx: hidden, accumulateDx: false, dWeight: dw, dBias: nil)
+                        geluBackward(derivative: d.baseAddress!, mask: mask, dy: a, dx: o, count: rows * hidden)
+                    } } } }
+                    } } }
+                }
+                for threads in [1, 2, 3] {
+                    Parallel.threads = threads
+                    defer { Parallel.threads = 1 }
+                    var dx = [Float](repeating: -1, count: rows * hidden)
+                    var buffers = [Float](repeating: 0, count: feedForwardBufferCount(cin: cin, hidden: hidden, cout: cout, threads: threads))
+                    keep.withUnsafeBufferPointer { k in
+                        let mask = withMask ? DropoutMask(keep: k.baseAddress!, scale: 2) : nil
+                        dy.withUnsafeBufferPointer { g in w.withUnsafeBufferPointer { wp in derivative.withUnsafeBufferPointer { d in
+                        dx.ptr { o in buffers.ptr { b in
+                            feedForwardInputGradient(dy: g.baseAddress!, rows: rows, project: wp.baseAddress!, cin: hidden, cout: cout,
+                                                     expandCin: cin, derivative: d.baseAddress!, mask: mask, dx: o,
+                                                     buffers: b, bufferThreads: threads)
+                        } }
+                        } } }
+                    }
+                    XCTAssertEqual(dx, want, "\(rows) rows, mask \(withMask), \(threads) threads")
+                }
+            }
+        }
+    }
+
     func testTallDenseInSmallProducts() {
         let rows = 3000, cin = 64, cout = 16
         let x = randomArray(rows * cin, seed: 31), w = randomArray(cout * cin, seed: 32), dy = randomArray(rows * cout, seed: 33)
