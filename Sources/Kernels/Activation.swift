@@ -72,12 +72,18 @@ public func geluBackward(derivative: UnsafePointer<Float>, mask: DropoutMask?, d
                          dx: UnsafeMutablePointer<Float>, count: Int) {
     let out = UnsafeSendable(dx)
     Parallel.forRange(count, minPerThread: 32_768) { lo, hi in
-        let dx = out.value
-        if let mask {
-            for i in lo..<hi { dx[i] = dy[i] * mask.multiplier(i) * derivative[i] }
-        } else {
-            for i in lo..<hi { dx[i] = dy[i] * derivative[i] }
-        }
+        geluBackwardElements(derivative: derivative, mask: mask, dy: dy, dx: out.value, lo..<hi)
+    }
+}
+
+/// geluBackward(derivative:)'s elements `range`, on the calling thread.
+@inline(__always)
+func geluBackwardElements(derivative: UnsafePointer<Float>, mask: DropoutMask?, dy: UnsafePointer<Float>,
+                          dx: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
+    if let mask {
+        for i in range { dx[i] = dy[i] * mask.multiplier(i) * derivative[i] }
+    } else {
+        for i in range { dx[i] = dy[i] * derivative[i] }
     }
 }
 

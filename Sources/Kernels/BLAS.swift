@@ -93,9 +93,8 @@ public func gemmInSmallProducts(
             let end = m * (piece + 1) / pieces
             forEachChunk(rows: m, piece: piece, of: pieces, chunk: chunk) { r0, r1 in
                 if prefetch { prefetchRows(a, ld: lda, rows: r1..<min(end, 2 * r1 - r0), count: k) }
-                // C = bias + AB as AB + 1 * C: the same single rounding as adding the bias after.
-                if let bias { for r in r0..<r1 { (output.value + r * ldc).update(from: bias, count: n) } }
-                sgemm(false, transB, r1 - r0, n, k, 1, a + r0 * lda, lda, b, ldb, bias == nil ? beta : 1, output.value + r0 * ldc, ldc)
+                smallProduct(transB: transB, m: r1 - r0, n: n, k: k, a: a + r0 * lda, lda: lda, b: b, ldb: ldb, beta: beta,
+                             c: output.value + r0 * ldc, ldc: ldc, bias: bias)
             }
         }
         return
@@ -124,6 +123,17 @@ public func gemmInSmallProducts(
             }
         }
     }
+}
+
+/// One chunk of gemmInSmallProducts without transA, on the calling thread: C = AB (+ beta C), or
+/// with `bias` C = bias + AB computed as AB + 1 * C (bias preloaded), the same single rounding as
+/// adding the bias after. The fused layers call it for their chunks, so that they compute every
+/// row exactly as the unfused layers do.
+@inline(__always)
+func smallProduct(transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?) {
+    if let bias { for r in 0..<m { (c + r * ldc).update(from: bias, count: n) } }
+    sgemm(false, transB, m, n, k, 1, a, lda, b, ldb, bias == nil ? beta : 1, c, ldc)
 }
 
 /// Prefetches `count` floats of each of `rows` (row stride ld) from p: the next chunk of a tall

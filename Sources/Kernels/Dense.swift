@@ -11,7 +11,7 @@ public func denseForward(
     y: UnsafeMutablePointer<Float>, ldy: Int, scratch: UnsafeMutablePointer<Float>? = nil
 ) {
     if let scratch, SmallGEMM.rows(macsPerRow: cin * cout) != nil {
-        for co in 0..<cout { for ci in 0..<cin { scratch[ci * cout + co] = weight[co * cin + ci] } }
+        transposeWeight(weight, cin: cin, cout: cout, into: scratch)
         gemmInSmallProducts(transA: false, transB: false, m: rows, n: cout, k: cin, a: x, lda: ldx, b: scratch, ldb: cout,
                             beta: 0, c: y, ldc: ldy, bias: bias)
         return
@@ -141,12 +141,11 @@ public func feedForwardForward(
 }
 
 /// C (`rows` rows at c, row stride ldc) = bias + A W on the calling thread, as gemmInSmallProducts
-/// computes each of its chunks (bias preloaded, beta 1).
+/// computes each of its chunks.
 @inline(__always)
 func denseChunk(_ l: DenseWeights, a: UnsafePointer<Float>, lda: Int, rows count: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    if let bias = l.bias { for r in 0..<count { (c + r * ldc).update(from: bias, count: l.cout) } }
-    gemm(transA: false, transB: false, m: count, n: l.cout, k: l.cin, a: a, lda: lda, b: l.weightT, ldb: l.cout,
-         beta: l.bias == nil ? 0 : 1, c: c, ldc: ldc, split: false)
+    smallProduct(transB: false, m: count, n: l.cout, k: l.cin, a: a, lda: lda, b: l.weightT, ldb: l.cout, beta: 0, c: c, ldc: ldc,
+                 bias: l.bias)
 }
 
 /// The feed-forward's backward from the project layer's output gradient to the expand layer's:
@@ -174,14 +173,11 @@ public func feedForwardInputGradient(
     Parallel.forEach(pieces) { piece in
         let dActivated = shared.value + piece * 2 * chunk * hidden
         forEachChunk(rows: rows, piece: piece, of: pieces, chunk: chunk) { r0, r1 in
-            gemm(transA: false, transB: false, m: r1 - r0, n: hidden, k: cout, a: dy + r0 * cout, lda: cout, b: weight, ldb: hidden,
-                 beta: 0, c: dActivated, ldc: hidden, split: false)
-            let base = r0 * hidden, dx = out.value
-            if let mask {
-                for i in 0..<((r1 - r0) * hidden) { dx[base + i] = dActivated[i] * mask.multiplier(base + i) * derivative[base + i] }
-            } else {
-                for i in 0..<((r1 - r0) * hidden) { dx[base + i] = dActivated[i] * derivative[base + i] }
-            }
+            smallProduct(transB: false, m: r1 - r0, n: hidden, k: cout, a: dy + r0 * cout, lda: cout, b: weight, ldb: hidden,
+                         beta: 0, c: dActivated, ldc: hidden, bias: nil)
+            let base = r0 * hidden
+            geluBackwardElements(derivative: derivative + base, mask: mask.map { DropoutMask(keep: $0.keep + base, scale: $0.scale) },
+                                 dy: dActivated, dx: out.value + base, 0..<((r1 - r0) * hidden))
         }
     }
 }

@@ -83,7 +83,6 @@ public func haarBackward(dy: UnsafePointer<Float>, lddy: Int, batch: Int, height
     }
 }
 
-
 /// Output rows of the block's reduction per chunk of `reductionHaarForward`: whole pairs of image
 /// rows, as many as OpenBLAS's small kernel takes in one product; nil where that kernel is missing.
 public func reductionHaarPairsPerChunk(width: Int, cin: Int, cout: Int) -> Int? {
