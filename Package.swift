@@ -58,6 +58,6 @@ let package = Package(
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "WaveMix", "Data", "Checkpoint"]),
         .testTarget(name: "CommTests", dependencies: ["Comm", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["wavemix", "TestSupport", "Checkpoint"]),
+        .testTarget(name: "CLITests", dependencies: ["wavemix", "TestSupport", "Checkpoint", "Training"]),
     ]
 )

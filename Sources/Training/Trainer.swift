@@ -43,6 +43,12 @@ public final class Trainer {
     public private(set) var positionInEpoch = 0
     private var savedAtStep: Int?
 
+    /// Test hook: with WAVEMIX_TEST_STEP_PAUSE=<seconds> in the environment, every step sleeps that
+    /// long after its update, so a test that signals a run after step N knows the run is still
+    /// going when the signal lands, however fast the machine (the sleep changes no numbers).
+    public static let stepPauseEnvironmentVariable = "WAVEMIX_TEST_STEP_PAUSE"
+    private let stepPause = ProcessInfo.processInfo.environment[Trainer.stepPauseEnvironmentVariable].flatMap(Double.init) ?? 0
+
     /// `resuming` makes metrics.jsonl grow instead of starting over.
     public init(options: TrainingOptions, comm: Communicator, data: DataSet, resuming: Bool = false) throws {
         self.options = options
@@ -170,6 +176,7 @@ public final class Trainer {
                     queued += 1
                 }
                 let loss = try trainStep(indices: indices)
+                if stepPause > 0 { Thread.sleep(forTimeInterval: stepPause) }
                 step += 1
                 positionInEpoch += 1
                 windowLoss += Double(loss)

@@ -5,11 +5,13 @@
 // failed.
 import Foundation
 import TestSupport
+import Training
 import XCTest
 
 final class RestartTests: XCTestCase {
-    private func launch(_ arguments: [String], deadline: Double = 60, onStart: ((Int32) -> Void)? = nil) throws -> ChildResult {
-        try Programs.run(Programs.launcher, arguments, deadline: deadline, onStart: onStart)
+    private func launch(_ arguments: [String], environment: [String: String] = Programs.environment(), deadline: Double = 60,
+                        onStart: ((Int32) -> Void)? = nil) throws -> ChildResult {
+        try Programs.run(Programs.launcher, arguments, environment: environment, deadline: deadline, onStart: onStart)
     }
 
     func testHelpAndUsageErrors() throws {
@@ -89,6 +91,8 @@ final class RestartTests: XCTestCase {
         let killed = Killed()
         let result = try launch(["-n", "2", "--threads", "1", "--max-restarts", "1", "--timeout", "200", "--",
                                  binary, "train", "--data", runs.data] + TrainingRuns.model + recipe + ["--run-dir", run],
+                                // 3 ms per step: the kill after step 240 lands before step 600 on any machine.
+                                environment: Programs.environment([Trainer.stepPauseEnvironmentVariable: "0.003"]),
                                 deadline: 240) { _ in
             DispatchQueue.global().async {
                 // After the checkpoint of step 200: SIGKILL one rank.
