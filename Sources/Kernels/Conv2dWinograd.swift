@@ -109,7 +109,7 @@ private func winogradConvolve(
         bias: bias,
         transform: { d, t, row, stride in
             let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
-            gatherTile(d, size: 4, m0: 2 * ty - 1, l0: 2 * tx - 1, h: h, w: w, zeros: zeros) { m, l in x + ((n * h + m) * w + l) * cin }
+            gatherTile(d, rows: 4, columns: 4, m0: 2 * ty - 1, l0: 2 * tx - 1, h: h, w: w, zeros: zeros) { m, l in x + ((n * h + m) * w + l) * cin }
             tileInputTransform(d, count: cin, into: row, stride: stride)
         },
         write: { writer, t, products, stride in
@@ -143,7 +143,7 @@ private func winogradWeightGradient(
                 let d = d.baseAddress!
                 for t in (t0 + lo)..<(t0 + hi) {
                     let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
-                    gatherTile(d, size: 4, m0: 2 * ty - 1, l0: 2 * tx - 1, h: h, w: w, zeros: zeros) { m, l in
+                    gatherTile(d, rows: 4, columns: 4, m0: 2 * ty - 1, l0: 2 * tx - 1, h: h, w: w, zeros: zeros) { m, l in
                         x + ((n * h + m) * w + l) * cin
                     }
                     tileInputTransform(d, count: cin, into: v + (t - t0) * cin, stride: vs)

@@ -1,14 +1,11 @@
 // nn.ConvTranspose2d(k4, s2, p1), the transposed convolution WaveMix uses to double the
 // resolution, NHWC. PyTorch's weight is [cin, cout, 4, 4]; geometry: image = output
 // (2h x 2w x cout), grid = input (h x w).
-// Forward: four sub-pixel convolutions. Output pixel (2m + py, 2l + px) sums a 2x2 neighbourhood of
-// input pixels through the 2x2 slice of the kernel that belongs to its parity class (py, px), so
-// every output is written once, with no scatter-add of overlapping 4x4 patches. Each class's 2x2
-// convolution runs as Winograd F(2x2, 2x2): per 2x2 tile of a class's outputs, the 3x3 input tile
-// and the 2x2 kernel slice are transformed to 3x3 (additions only), multiplied position by
-// position (nine GEMMs over tiles, K = cin) and transformed back: 9 multiplications where direct
-// needs 16, with GEMMs that OpenBLAS runs as fast as the direct form's (K = cin runs at the same
-// GFLOP/s as K = 4 cin on these shapes).
+// Four sub-pixel convolutions: output pixel (2m + py, 2l + px) sums a 2x2 neighbourhood of input
+// pixels through the 2x2 slice of the kernel that belongs to its parity class (py, px), so every
+// output is written once, with no scatter-add of overlapping 4x4 patches. The forward
+// (ConvTranspose2dForward.swift) runs each class's 2x2 convolution as Winograd tiles of up to
+// 4 x 4 outputs.
 // Backward, Winograd too: dx is a sum over the four classes of 2x2 convolutions of each class's
 // output-gradient plane with the class slice flipped, so per 2x2 tile of dx the four classes'
 // transformed 3x3 gradient tiles stack along K (nine GEMMs, K = 4 cout). dW is the Winograd weight
@@ -18,8 +15,8 @@
 /// Per axis and output parity p (0 even, 1 odd): the input offset of a class tile's first input
 /// row, and the kernel taps that meet the tile's inputs in increasing order. Output 2m lies under
 /// input m-1 (tap 3) and m (tap 1); output 2m+1 under input m (tap 2) and m+1 (tap 0).
-private let classOrigin = [-1, 0]
-private let classTaps = [[3, 1], [2, 0]]
+let classOrigin = [-1, 0]
+let classTaps = [[3, 1], [2, 0]]
 /// dx's tiles: input pixel i takes class outputs i and i+1 (even class) or i-1 and i (odd class),
 /// through the class taps in reverse order.
 private let gradientOrigin = [0, -1]
@@ -32,23 +29,12 @@ private func tiles(_ g: PatchGeometry, rowFloats: Int, macs: Int) -> Int {
 /// to `threads` threads.
 public func convTranspose2dScratchCount(_ g: PatchGeometry, cin: Int, threads: Int = 1) -> Int {
     let threads = max(1, threads), cout = g.channels
-    let forward = 36 * cin * cout + cin + threads * tileChunkFloats(g, cin: cin)
     let backward = 72 * cin * cout + max(cin, cout)
         + max(threads * gradientChunkFloats(g, cin: cin), 4 * weightGradientClassFloats(g, cin: cin))
-    return max(backward, forward)
+    return max(backward, convTranspose2dForwardScratchCount(g, cin: cin, threads: threads))
 }
 
 private func tileCount(_ g: PatchGeometry) -> Int { g.batch * ((g.gridHeight + 1) / 2) * ((g.gridWidth + 1) / 2) }
-
-private func tilesPerChunk(_ g: PatchGeometry, cin: Int) -> Int {
-    tiles(g, rowFloats: 9 * (cin + g.channels), macs: cin * g.channels)
-}
-
-/// Transformed inputs [9][tiles][cin], products [9][tiles][cout], one tile's outputs [4][cout].
-private func tileChunkFloats(_ g: PatchGeometry, cin: Int) -> Int {
-    let chunk = tilesPerChunk(g, cin: cin)
-    return 9 * chunk * (cin + g.channels) + 4 * g.channels
-}
 
 /// dx's chunks: transformed gradient tiles [9][tiles][4 cout], products [9][tiles][cin], one
 /// tile's outputs [4][cin].
@@ -81,111 +67,6 @@ private func kernelTransform(_ k00: Float, _ k01: Float, _ k10: Float, _ k11: Fl
         out[3 * i * stride] = a; out[(3 * i + 1) * stride] = a + b; out[(3 * i + 2) * stride] = b
     }
     put(0, k00, k01); put(1, k00 + k10, k01 + k11); put(2, k10, k11)
-}
-
-/// A per-channel affine map and optional residual applied to each output as it is written:
-/// y = (convT + bias) * scale + shift + residual. An eval-mode BatchNorm and the residual add that
-/// follow the transposed convolution, without another pass over its output.
-public struct ChannelEpilogue {
-    public let scale: UnsafePointer<Float>, shift: UnsafePointer<Float>
-    public let residual: UnsafePointer<Float>?, ldr: Int
-
-    public init(scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, residual: UnsafePointer<Float>?, ldr: Int) {
-        self.scale = scale; self.shift = shift; self.residual = residual; self.ldr = ldr
-    }
-}
-
-/// y (row stride `ldy`, default cout) = convT(x) + bias, then `epilogue` when given. The tiles are
-/// split evenly over up to `scratchThreads` threads (what `scratch` was sized for); each thread
-/// transforms, multiplies and writes its own chunks, so the whole call is one parallel region.
-/// Every output is computed the same way whatever the split.
-public func convTranspose2dForward(
-    x: UnsafePointer<Float>, cin: Int, _ g: PatchGeometry,
-    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-    y: UnsafeMutablePointer<Float>, ldy: Int? = nil, epilogue: ChannelEpilogue? = nil,
-    scratch: UnsafeMutablePointer<Float>, scratchThreads: Int = 1
-) {
-    precondition(g.kernel == 4 && g.stride == 2 && g.pad == 1 && g.height == 2 * g.gridHeight && g.width == 2 * g.gridWidth,
-                 "convTranspose2dForward implements kernel 4, stride 2, padding 1")
-    let cout = g.channels, h = g.gridHeight, w = g.gridWidth, ldy = ldy ?? g.channels
-    let th = (h + 1) / 2, tw = (w + 1) / 2, tiles = tileCount(g)
-    // Transformed class weights: weights[(class * 9 + position)] is [cin, cout], G g G^T of the
-    // class's 2x2 slice with G = [1 0; 1 1; 0 1] (taps in input order).
-    let weights = scratch, zeros = scratch + 36 * cin * cout
-    zeros.update(repeating: 0, count: cin)
-    for py in 0..<2 { for px in 0..<2 {
-        let u = weights + (py * 2 + px) * 9 * cin * cout
-        let (y0, y1, x0, x1) = (classTaps[py][0] * 4, classTaps[py][1] * 4, classTaps[px][0], classTaps[px][1])
-        for ci in 0..<cin { for co in 0..<cout {
-            let k = weight + (ci * cout + co) * 16
-            kernelTransform(k[y0 + x0], k[y0 + x1], k[y1 + x0], k[y1 + x1], into: u + ci * cout + co, stride: cin * cout)
-        } }
-    } }
-    let chunk = tilesPerChunk(g, cin: cin)
-    // One piece per thread, each worth at least a few GEMM tiles.
-    let pieces = max(1, min(Parallel.threads, scratchThreads, tiles / 64))
-    if let observe = GEMMShape.observer {  // the pieces' GEMMs, for the profiler
-        for piece in 0..<pieces {
-            forEachChunk(rows: tiles, piece: piece, of: pieces, chunk: chunk) { t0, t1 in
-                for _ in 0..<36 { observe(GEMMShape(transA: false, transB: false, m: t1 - t0, n: cout, k: cin, accumulate: false)) }
-            }
-        }
-    }
-    let out = UnsafeSendable(y), buffers = UnsafeSendable(zeros + cin)
-    /// Tile t's class outputs (and their residual rows) are fetched this many tiles ahead: they
-    /// come from memory, and the output transform would otherwise wait on every line it writes.
-    let outputLead = 4
-    Parallel.forEach(pieces) { piece in
-        let vs = chunk * cin, ps = chunk * cout
-        let v = buffers.value + piece * tileChunkFloats(g, cin: cin), product = v + 9 * vs, tileOut = product + 9 * ps
-        let d = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: 9)  // one tile's input pixels
-        defer { d.deallocate() }
-        TileWriter.with(bias: bias, epilogue: epilogue, dummy: tileOut) { writer in
-        forEachChunk(rows: tiles, piece: piece, of: pieces, chunk: chunk) { t0, t1 in
-            let count = t1 - t0
-            for py in 0..<2 { for px in 0..<2 {
-                /// Prefetches class (py, px)'s outputs of tile t for writing, and their residual rows.
-                func prefetchTileOutputs(_ t: Int) {
-                    let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
-                    for a in 0..<2 { for b in 0..<2 {
-                        let m = 2 * ty + a, l = 2 * tx + b
-                        guard m < h && l < w else { continue }
-                        let pixel = (n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px
-                        prefetchLines(out.value + pixel * ldy, floats: cout, write: true)
-                        if let e = epilogue, let residual = e.residual, residual != out.value {
-                            prefetchLines(residual + pixel * e.ldr, floats: cout)
-                        }
-                    } }
-                }
-                // Input transform B^T d B, B^T = [1 -1 0; 0 1 0; 0 -1 1], on each tile's 3x3 inputs.
-                for t in t0..<t1 {
-                    let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
-                    gatherTile(d, size: 3, m0: 2 * ty + classOrigin[py], l0: 2 * tx + classOrigin[px], h: h, w: w, zeros: zeros) { m, l in
-                        x + ((n * h + m) * w + l) * cin
-                    }
-                    tileInputTransform(d, count: cin, into: v + (t - t0) * cin, stride: vs)
-                }
-                let u = weights + (py * 2 + px) * 9 * cin * cout
-                for position in 0..<9 {
-                    gemm(transA: false, transB: false, m: count, n: cout, k: cin, a: v + position * vs, lda: cin,
-                         b: u + position * cin * cout, ldb: cout, beta: 0, c: product + position * ps, ldc: cout,
-                         split: false)
-                }
-                // Output transform A^T M A, A^T = [1 1 0; 0 1 1], with bias and epilogue on the way out.
-                for t in t0..<t1 {
-                    let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
-                    if t + outputLead < t1 { prefetchTileOutputs(t + outputLead) }
-                    for a in 0..<2 { for b in 0..<2 {
-                        let m = 2 * ty + a, l = 2 * tx + b
-                        let pixel = (n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px
-                        writer.target(a * 2 + b, m < h && l < w ? out.value + pixel * ldy : nil, pixel: pixel)
-                    } }
-                    tileOutputTransform(product + (t - t0) * cout, stride: ps, count: cout, writer)
-                }
-            } }
-        }
-        }
-    }
 }
 
 /// B^T d B for one tile, B^T = [1 -1 0; 0 1 0; 0 -1 1]: d holds the 3x3 input pixels (row-major),
@@ -297,7 +178,7 @@ private func convTranspose2dInputGradient(
         transform: { d, t, row, stride in
             let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
             for py in 0..<2 { for px in 0..<2 {
-                gatherTile(d, size: 3, m0: 2 * ty + gradientOrigin[py], l0: 2 * tx + gradientOrigin[px], h: h, w: w, zeros: zeros) { m, l in
+                gatherTile(d, rows: 3, columns: 3, m0: 2 * ty + gradientOrigin[py], l0: 2 * tx + gradientOrigin[px], h: h, w: w, zeros: zeros) { m, l in
                     dy + ((n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px) * cout
                 }
                 tileInputTransform(d, count: cout, into: row + (py * 2 + px) * cout, stride: stride)
@@ -340,7 +221,7 @@ private func convTranspose2dWeightGradient(
                 let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
                 for c in classes {
                     let py = c / 2, px = c % 2, u = v + (c - classes.lowerBound) * classFloats
-                    gatherTile(d, size: 3, m0: 2 * ty + classOrigin[py], l0: 2 * tx + classOrigin[px], h: h, w: w, zeros: zeros) { m, l in
+                    gatherTile(d, rows: 3, columns: 3, m0: 2 * ty + classOrigin[py], l0: 2 * tx + classOrigin[px], h: h, w: w, zeros: zeros) { m, l in
                         x + ((n * h + m) * w + l) * cin
                     }
                     tileInputTransform(d, count: cin, into: u + (t - t0) * cin, stride: vs)

@@ -10,14 +10,14 @@ func tilesPerChunk(total: Int, rowFloats: Int, macs: Int) -> Int {
     min(chunkRows(total: total, rowFloats: rowFloats, budget: 1 << 19), SmallGEMM.rows(macsPerRow: macs) ?? .max)
 }
 
-/// Points d[r * size + c] at pixel (m0 + r, l0 + c) of an h x w plane (`pixel(m, l)`), or at zeros
-/// outside it: one tile's size x size inputs.
+/// Points d[r * columns + c] at pixel (m0 + r, l0 + c) of an h x w plane (`pixel(m, l)`), or at
+/// zeros outside it: one tile's rows x columns inputs.
 @inline(__always)
-func gatherTile(_ d: UnsafeMutablePointer<UnsafePointer<Float>>, size: Int, m0: Int, l0: Int, h: Int, w: Int,
+func gatherTile(_ d: UnsafeMutablePointer<UnsafePointer<Float>>, rows: Int, columns: Int, m0: Int, l0: Int, h: Int, w: Int,
                 zeros: UnsafePointer<Float>, pixel: (Int, Int) -> UnsafePointer<Float>) {
-    d.update(repeating: zeros, count: size * size)
-    for r in 0..<size where m0 + r >= 0 && m0 + r < h {
-        for c in 0..<size where l0 + c >= 0 && l0 + c < w { d[r * size + c] = pixel(m0 + r, l0 + c) }
+    d.update(repeating: zeros, count: rows * columns)
+    for r in 0..<rows where m0 + r >= 0 && m0 + r < h {
+        for c in 0..<columns where l0 + c >= 0 && l0 + c < w { d[r * columns + c] = pixel(m0 + r, l0 + c) }
     }
 }
 
@@ -56,7 +56,7 @@ func forEachChannelVector(_ count: Int, eight: (Int) -> Void, one: (Int) -> Void
     while c < count { one(c); c += OneChannel.width }
 }
 
-/// Where a tile's four outputs (row-major 2x2) go and what happens to them on the way, so the
+/// Where a tile's outputs (row-major, up to 4 x 4) go and what happens to them on the way, so the
 /// output transforms write each result once, straight from registers:
 /// y = ((z + bias) * scale + shift) + residual, each part optional (the same operations, in the
 /// same order, as adding the bias and then applying ChannelEpilogue in separate passes).
@@ -73,8 +73,8 @@ struct TileWriter {
     /// holds one row of outputs.
     static func with<R>(bias: UnsafePointer<Float>?, epilogue: ChannelEpilogue?, dummy: UnsafeMutablePointer<Float>,
                         _ body: (TileWriter) -> R) -> R {
-        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: 4) { outputs in
-            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 4) { residuals in
+        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: 16) { outputs in
+            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 16) { residuals in
                 body(TileWriter(bias: bias, epilogue: epilogue, outputs: outputs.baseAddress!,
                                 residuals: residuals.baseAddress!, dummy: dummy))
             }
@@ -104,15 +104,33 @@ struct TileWriter {
 
     /// Output j's channels c ..< c + L.width.
     @inline(__always)
-    func write<L: ChannelLanes>(_ z: L.Vector, _ j: Int, at c: Int, _: L.Type) {
+    func write<L: ChannelLanes>(_ z: L.Vector, _ j: Int, at c: Int, _ lanes: L.Type) {
+        write(z, j, at: c, constants(at: c, lanes), lanes)
+    }
+
+    /// The bias, scale and shift of channels c ..< c + L.width, for the writes of a whole tile.
+    @inline(__always)
+    func constants<L: ChannelLanes>(at c: Int, _: L.Type) -> ChannelConstants<L.Vector> {
+        ChannelConstants(bias: bias.map { L.load($0 + c) }, scale: epilogue.map { L.load($0.scale + c) },
+                         shift: epilogue.map { L.load($0.shift + c) })
+    }
+
+    /// Output j's channels c ..< c + L.width, with their `constants` loaded once per tile (the
+    /// compiler reloads them per write otherwise: the stores might alias them).
+    @inline(__always)
+    func write<L: ChannelLanes>(_ z: L.Vector, _ j: Int, at c: Int, _ k: ChannelConstants<L.Vector>, _: L.Type) {
         var v = z
-        if let bias { v = v + L.load(bias + c) }
-        if let e = epilogue {
-            v = v * L.load(e.scale + c) + L.load(e.shift + c)
-            if e.residual != nil { v = v + L.load(residuals[j] + c) }
+        if let bias = k.bias { v = v + bias }
+        if let scale = k.scale, let shift = k.shift {
+            v = v * scale + shift
+            if epilogue?.residual != nil { v = v + L.load(residuals[j] + c) }
         }
         L.store(v, outputs[j] + c)
     }
+}
+
+struct ChannelConstants<V: SIMD> where V.Scalar == Float {
+    let bias: V?, scale: V?, shift: V?
 }
 
 /// The pipeline the Winograd passes with plain 2x2 output tiles share (the 3x3 convolution's

@@ -385,14 +385,21 @@ final class ConvolutionTests: XCTestCase {
     }
 
     func testConvTranspose() { checkConvTranspose(n: 2, h: 3, w: 5, cin: 3, cout: 4) }
+    /// Class planes of 14 x 9 (four-output tiles, then a two-output tile with one output past the
+    /// edge) and 1 x 2 (a lone two-output tile, one overhanging).
+    func testConvTransposeEveryTiling() {
+        checkConvTranspose(n: 2, h: 14, w: 9, cin: 5, cout: 12, samples: 16)
+        checkConvTranspose(n: 3, h: 1, w: 2, cin: 4, cout: 3)
+    }
     func testConvTransposeTwoThreads() { checkConvTranspose(n: 3, h: 7, w: 6, cin: 8, cout: 16, threads: 2) }
     func testConvTransposeForwardSplitIsBitwise() {
-        // Enough input rows (4 x 12 x 12) for one piece per thread; the rows, not the threads, decide the bits.
-        let g = PatchGeometry(batch: 4, height: 24, width: 24, channels: 16, kernel: 4, stride: 2, pad: 1, gridHeight: 12, gridWidth: 12)
-        var x = randomArray(4 * 12 * 12 * 8, seed: 41), wt = randomArray(8 * 16 * 16, seed: 42), b = randomArray(16, seed: 43)
+        // 14 x 13 class planes take all four kinds of tile (4 x 4, 4 x 2, 2 x 4, 2 x 2 outputs); 48
+        // images give the two largest kinds a piece per thread. The tiles, not the threads, decide the bits.
+        let g = PatchGeometry(batch: 48, height: 28, width: 26, channels: 16, kernel: 4, stride: 2, pad: 1, gridHeight: 14, gridWidth: 13)
+        var x = randomArray(48 * 14 * 13 * 8, seed: 41), wt = randomArray(8 * 16 * 16, seed: 42), b = randomArray(16, seed: 43)
         assertSameBitsForAnyThreadCount { threads in
             var scratch = [Float](repeating: 0, count: convTranspose2dScratchCount(g, cin: 8, threads: threads))
-            var y = [Float](repeating: 0, count: 4 * 24 * 24 * 16)
+            var y = [Float](repeating: 0, count: 48 * 28 * 26 * 16)
             x.ptr { xp in wt.ptr { wp in b.ptr { bp in y.ptr { yp in scratch.ptr { sp in
                 convTranspose2dForward(x: xp, cin: 8, g, weight: wp, bias: bp, y: yp, scratch: sp, scratchThreads: threads)
             } } } } }

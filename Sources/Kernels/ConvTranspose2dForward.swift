@@ -1,0 +1,284 @@
+// The transposed convolution's forward (geometry and parity classes: ConvTranspose2d.swift). Each
+// class's 2x2 convolution over its h x w plane of outputs runs in Winograd tiles of 4 x 4 outputs
+// (25 points, F(4x4, 2x2)) where the plane allows, and tiles of 4 x 2, 2 x 4 and 2 x 2 outputs
+// (15, 15 and 9 points) along its far edges (AxisTiling). A 14 x 14 plane, WaveMix's 28 x 28
+// images, takes 324 points per class where 2 x 2 tiles alone take 441: 27% fewer multiplications,
+// and the GEMMs over the points are nearly all of this layer's time.
+// Per kind of tile, the tiles are split evenly over the threads; per chunk of tiles and class: the
+// input transform of each tile, one GEMM per point ([tiles][cin] x [cin][cout]), and the output
+// transform, which writes each output once with bias and epilogue. Every output is computed the
+// same way whatever the split.
+
+/// A kind of tile: rows and columns of four or of two outputs.
+private struct TileKind {
+    let fourRows: Bool, fourColumns: Bool
+    var points: Int { (fourRows ? 5 : 3) * (fourColumns ? 5 : 3) }
+}
+
+/// The kinds of tile of a geometry's class planes, how many of each an image has, and where each
+/// kind's transformed weights start among a class's `positions` GEMM positions.
+private struct ForwardPlan {
+    let rows: AxisTiling, columns: AxisTiling
+    let kinds: [(kind: TileKind, tilesPerImage: Int, offset: Int)]
+    let positions: Int
+
+    init(_ g: PatchGeometry) {
+        rows = AxisTiling(g.gridHeight)
+        columns = AxisTiling(g.gridWidth)
+        var kinds: [(kind: TileKind, tilesPerImage: Int, offset: Int)] = [], offset = 0
+        for fourRows in [true, false] { for fourColumns in [true, false] {
+            let kind = TileKind(fourRows: fourRows, fourColumns: fourColumns)
+            let tiles = rows.count(fourOutputs: fourRows) * columns.count(fourOutputs: fourColumns)
+            guard tiles > 0 else { continue }
+            kinds.append((kind, tiles, offset))
+            offset += kind.points
+        } }
+        self.kinds = kinds
+        positions = offset
+    }
+
+    func chunk(_ kind: TileKind, tiles: Int, cin: Int, cout: Int) -> Int {
+        tilesPerChunk(total: tiles, rowFloats: kind.points * (cin + cout), macs: cin * cout)
+    }
+
+    /// One thread's chunk buffers, for the largest kind: transformed inputs [points][tiles][cin],
+    /// products [points][tiles][cout], and a row for the outputs past the image's edge.
+    func chunkFloats(_ g: PatchGeometry, cin: Int) -> Int {
+        let cout = g.channels
+        let largest = kinds.map { entry in
+            entry.kind.points * chunk(entry.kind, tiles: g.batch * entry.tilesPerImage, cin: cin, cout: cout) * (cin + cout)
+        }.max() ?? 0
+        return largest + cout
+    }
+}
+
+/// Floats of scratch the forward needs: transformed weights of the four classes, a row of zeros,
+/// and one set of chunk buffers per thread for up to `threads` threads (first holding the taps).
+func convTranspose2dForwardScratchCount(_ g: PatchGeometry, cin: Int, threads: Int) -> Int {
+    let plan = ForwardPlan(g), plane = cin * g.channels
+    return 4 * plan.positions * plane + cin + max(16 * plane, max(1, threads) * plan.chunkFloats(g, cin: cin))
+}
+
+/// A per-channel affine map and optional residual applied to each output as it is written:
+/// y = (convT + bias) * scale + shift + residual. An eval-mode BatchNorm and the residual add that
+/// follow the transposed convolution, without another pass over its output.
+public struct ChannelEpilogue {
+    public let scale: UnsafePointer<Float>, shift: UnsafePointer<Float>
+    public let residual: UnsafePointer<Float>?, ldr: Int
+
+    public init(scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, residual: UnsafePointer<Float>?, ldr: Int) {
+        self.scale = scale; self.shift = shift; self.residual = residual; self.ldr = ldr
+    }
+}
+
+/// y (row stride `ldy`, default cout) = convT(x) + bias, then `epilogue` when given. Each kind of
+/// tile is split evenly over up to `scratchThreads` threads (what `scratch` was sized for).
+public func convTranspose2dForward(
+    x: UnsafePointer<Float>, cin: Int, _ g: PatchGeometry,
+    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    y: UnsafeMutablePointer<Float>, ldy: Int? = nil, epilogue: ChannelEpilogue? = nil,
+    scratch: UnsafeMutablePointer<Float>, scratchThreads: Int = 1
+) {
+    precondition(g.kernel == 4 && g.stride == 2 && g.pad == 1 && g.height == 2 * g.gridHeight && g.width == 2 * g.gridWidth,
+                 "convTranspose2dForward implements kernel 4, stride 2, padding 1")
+    let cout = g.channels, plan = ForwardPlan(g)
+    // weights[(class * positions + kind offset + point) * cin * cout ...] is [cin, cout].
+    let weights = scratch, zeros = scratch + 4 * plan.positions * cin * cout, buffers = zeros + cin
+    zeros.update(repeating: 0, count: cin)
+    splitTaps(weight, plane: cin * cout, into: buffers)  // the chunk buffers are free until the tiles start
+    for entry in plan.kinds {
+        for c in 0..<4 {
+            let u = weights + (c * plan.positions + entry.offset) * cin * cout
+            withKind(entry.kind, TransformKernels(taps: buffers, plane: cin * cout, parity: c, u: u))
+        }
+    }
+    let tiling = OutputTiling(x: x, cin: cin, g: g, ldy: ldy ?? cout, y: y, zeros: zeros, bias: bias, epilogue: epilogue)
+    for entry in plan.kinds {
+        let tiles = g.batch * entry.tilesPerImage
+        let chunk = plan.chunk(entry.kind, tiles: tiles, cin: cin, cout: cout)
+        let classWeights = weights + entry.offset * cin * cout
+        withKind(entry.kind, ForwardKind(tiling: tiling, rows: plan.rows, columns: plan.columns, tiles: tiles, chunk: chunk,
+                                         weights: classWeights, classStride: plan.positions * cin * cout, buffers: buffers,
+                                         perThread: plan.chunkFloats(g, cin: cin), scratchThreads: scratchThreads))
+    }
+}
+
+/// Work generic over a kind's axis types, run for each kind by `withKind` (a generic method on a
+/// concrete type, so every kind gets its own specialised code).
+private protocol KindWork {
+    func run<Y: WinogradAxis, X: WinogradAxis>(_: Y.Type, _: X.Type)
+}
+
+@inline(__always)
+private func withKind(_ kind: TileKind, _ work: some KindWork) {
+    switch (kind.fourRows, kind.fourColumns) {
+    case (true, true): work.run(FourOutputs.self, FourOutputs.self)
+    case (true, false): work.run(FourOutputs.self, TwoOutputs.self)
+    case (false, true): work.run(TwoOutputs.self, FourOutputs.self)
+    case (false, false): work.run(TwoOutputs.self, TwoOutputs.self)
+    }
+}
+
+private struct TransformKernels: KindWork {
+    let taps: UnsafePointer<Float>, plane: Int, parity: Int, u: UnsafeMutablePointer<Float>
+    func run<Y: WinogradAxis, X: WinogradAxis>(_: Y.Type, _: X.Type) {
+        transformClassKernel(Y.self, X.self, taps: taps, plane: plane, parity: parity, into: u)
+    }
+}
+
+private struct ForwardKind: KindWork {
+    let tiling: OutputTiling, rows: AxisTiling, columns: AxisTiling, tiles: Int, chunk: Int
+    let weights: UnsafePointer<Float>, classStride: Int, buffers: UnsafeMutablePointer<Float>, perThread: Int, scratchThreads: Int
+    func run<Y: WinogradAxis, X: WinogradAxis>(_: Y.Type, _: X.Type) {
+        forwardTiles(Y.self, X.self, tiling, rows: rows, columns: columns, tiles: tiles, chunk: chunk, weights: weights,
+                     classStride: classStride, buffers: buffers, perThread: perThread, scratchThreads: scratchThreads)
+    }
+}
+
+/// What every kind of tile reads and writes.
+private struct OutputTiling {
+    let x: UnsafePointer<Float>, cin: Int, g: PatchGeometry, ldy: Int
+    let y: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>
+    let bias: UnsafePointer<Float>?, epilogue: ChannelEpilogue?
+}
+
+/// The kernel's 16 taps as planes of [cin, cout], so the class transforms run over channel vectors:
+/// taps[tap * cin * cout + ci * cout + co] = weight[(ci * cout + co) * 16 + tap].
+private func splitTaps(_ weight: UnsafePointer<Float>, plane: Int, into taps: UnsafeMutablePointer<Float>) {
+    for i in 0..<plane { for tap in 0..<16 { taps[tap * plane + i] = weight[i * 16 + tap] } }
+}
+
+/// U = G_y k G_x^T of class `parity` (py * 2 + px)'s 2x2 kernel slice, for tiles of kind (Y, X):
+/// point (i, j) of (ci, co) goes to u[(i * X.points + j) * cin * cout + ci * cout + co].
+private func transformClassKernel<Y: WinogradAxis, X: WinogradAxis>(
+    _: Y.Type, _: X.Type, taps: UnsafePointer<Float>, plane: Int, parity: Int, into u: UnsafeMutablePointer<Float>
+) {
+    let (py, px) = (parity / 2, parity % 2), nx = X.points, lane = EightChannels.width
+    let (y0, y1, x0, x1) = (classTaps[py][0] * 4, classTaps[py][1] * 4, classTaps[px][0], classTaps[px][1])
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 10 * lane) { rows in
+        let top = rows.baseAddress!, bottom = top + 5 * lane
+        @inline(__always) func transform<L: ChannelLanes>(_: L.Type, at c: Int) {
+            let tap = { (index: Int) in L.load(taps + index * plane + c) }
+            X.kernel(tap(y0 + x0), tap(y0 + x1)) { L.store($1, top + $0 * lane) }
+            X.kernel(tap(y1 + x0), tap(y1 + x1)) { L.store($1, bottom + $0 * lane) }
+            for j in 0..<nx {
+                Y.kernel(L.load(top + j * lane), L.load(bottom + j * lane)) { i, value in L.store(value, u + (i * nx + j) * plane + c) }
+            }
+        }
+        forEachChannelVector(plane, eight: { transform(EightChannels.self, at: $0) }, one: { transform(OneChannel.self, at: $0) })
+    }
+}
+
+private func forwardTiles<Y: WinogradAxis, X: WinogradAxis>(
+    _: Y.Type, _: X.Type, _ o: OutputTiling, rows: AxisTiling, columns: AxisTiling, tiles: Int, chunk: Int,
+    weights: UnsafePointer<Float>, classStride: Int, buffers: UnsafeMutablePointer<Float>, perThread: Int, scratchThreads: Int
+) {
+    let cin = o.cin, cout = o.g.channels, h = o.g.gridHeight, w = o.g.gridWidth, ldy = o.ldy
+    let (ny, nx, my, mx) = (Y.points, X.points, Y.outputs, X.outputs), points = ny * nx
+    let tileRows = rows.count(fourOutputs: my == 4), tileColumns = columns.count(fourOutputs: mx == 4)
+    /// Image, first class-plane row and column of tile t.
+    func origin(_ t: Int) -> (n: Int, m0: Int, l0: Int) {
+        let column = t % tileColumns, row = (t / tileColumns) % tileRows
+        return (t / (tileColumns * tileRows), rows.start(fourOutputs: my == 4, row), columns.start(fourOutputs: mx == 4, column))
+    }
+    // One piece per thread, each worth at least a few GEMM tiles.
+    let pieces = max(1, min(Parallel.threads, scratchThreads, tiles / 64))
+    if let observe = GEMMShape.observer {  // the pieces' GEMMs, for the profiler
+        for piece in 0..<pieces {
+            forEachChunk(rows: tiles, piece: piece, of: pieces, chunk: chunk) { t0, t1 in
+                for _ in 0..<4 * points { observe(GEMMShape(transA: false, transB: false, m: t1 - t0, n: cout, k: cin, accumulate: false)) }
+            }
+        }
+    }
+    let shared = UnsafeSendable((buffers: buffers, y: o.y))
+    Parallel.forEach(pieces) { piece in
+        let vs = chunk * cin, ps = chunk * cout
+        let v = shared.value.buffers + piece * perThread, product = v + points * vs, dummy = product + points * ps
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 25) { pixels in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 25 * EightChannels.width) { temp in
+        TileWriter.with(bias: o.bias, epilogue: o.epilogue, dummy: dummy) { writer in
+            let d = pixels.baseAddress!, t8 = temp.baseAddress!
+            forEachChunk(rows: tiles, piece: piece, of: pieces, chunk: chunk) { t0, t1 in
+                for py in 0..<2 { for px in 0..<2 {
+                    for t in t0..<t1 {
+                        let (n, m0, l0) = origin(t)
+                        gatherTile(d, rows: ny, columns: nx, m0: m0 + classOrigin[py], l0: l0 + classOrigin[px],
+                                   h: h, w: w, zeros: o.zeros) { m, l in o.x + ((n * h + m) * w + l) * cin }
+                        tileInput(Y.self, X.self, d, count: cin, temp: t8, into: v + (t - t0) * cin, stride: vs)
+                    }
+                    let u = weights + (py * 2 + px) * classStride
+                    for point in 0..<points {
+                        gemm(transA: false, transB: false, m: t1 - t0, n: cout, k: cin, a: v + point * vs, lda: cin,
+                             b: u + point * cin * cout, ldb: cout, beta: 0, c: product + point * ps, ldc: cout, split: false)
+                    }
+                    /// Calls body(output row, pixel) for each output of tile t inside the image.
+                    @inline(__always) func forEachOutput(_ t: Int, _ body: (Int, Int, Int) -> Void) {
+                        let (n, m0, l0) = origin(t)
+                        for a in 0..<my { for b in 0..<mx {
+                            let m = m0 + a, l = l0 + b
+                            body(a * mx + b, m < h && l < w ? (n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px : -1,
+                                 (n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px)
+                        } }
+                    }
+                    for t in t0..<t1 {
+                        // The next tile's outputs (and residual rows) come from memory: fetch them
+                        // while this tile computes, so the writes below do not wait on each line.
+                        if t + 1 < t1 {
+                            forEachOutput(t + 1) { _, pixel, _ in
+                                guard pixel >= 0 else { return }
+                                prefetchLines(shared.value.y + pixel * ldy, floats: cout, write: true)
+                                if let e = o.epilogue, let residual = e.residual, residual != UnsafePointer(shared.value.y) {
+                                    prefetchLines(residual + pixel * e.ldr, floats: cout)
+                                }
+                            }
+                        }
+                        forEachOutput(t) { j, pixel, anyPixel in
+                            writer.target(j, pixel >= 0 ? shared.value.y + pixel * ldy : nil, pixel: anyPixel)
+                        }
+                        tileOutput(Y.self, X.self, product + (t - t0) * cout, stride: ps, count: cout, temp: t8, writer)
+                    }
+                } }
+            }
+        }
+        }
+        }
+    }
+}
+
+/// B_y^T d B_x for one tile: d holds its Y.points x X.points input pixels (row-major), each
+/// `count` channels; point i goes to out + i * stride. `temp` holds the row transforms.
+@inline(__always)
+private func tileInput<Y: WinogradAxis, X: WinogradAxis>(
+    _: Y.Type, _: X.Type, _ d: UnsafePointer<UnsafePointer<Float>>, count: Int, temp: UnsafeMutablePointer<Float>,
+    into out: UnsafeMutablePointer<Float>, stride: Int
+) {
+    @inline(__always) func transform<L: ChannelLanes>(_: L.Type, at c: Int) {
+        let nx = X.points, lane = EightChannels.width
+        for r in 0..<Y.points {
+            X.input({ L.load(d[r * nx + $0] + c) }, { L.store($1, temp + (r * nx + $0) * lane) })
+        }
+        for j in 0..<nx {
+            Y.input({ L.load(temp + ($0 * nx + j) * lane) }, { L.store($1, out + ($0 * nx + j) * stride + c) })
+        }
+    }
+    forEachChannelVector(count, eight: { transform(EightChannels.self, at: $0) }, one: { transform(OneChannel.self, at: $0) })
+}
+
+/// A_y^T P A_x for one tile: its points' products of `count` channels at p + i * stride -> the
+/// tile's Y.outputs x X.outputs outputs (row-major), through `writer`.
+@inline(__always)
+private func tileOutput<Y: WinogradAxis, X: WinogradAxis>(
+    _: Y.Type, _: X.Type, _ p: UnsafePointer<Float>, stride: Int, count: Int, temp: UnsafeMutablePointer<Float>, _ writer: TileWriter
+) {
+    @inline(__always) func transform<L: ChannelLanes>(_ lanes: L.Type, at c: Int) {
+        let nx = X.points, mx = X.outputs, lane = EightChannels.width
+        for i in 0..<Y.points {
+            X.output({ L.load(p + (i * nx + $0) * stride + c) }, { L.store($1, temp + (i * mx + $0) * lane) })
+        }
+        let constants = writer.constants(at: c, lanes)
+        for b in 0..<mx {
+            Y.output({ L.load(temp + ($0 * mx + b) * lane) }, { writer.write($1, $0 * mx + b, at: c, constants, lanes) })
+        }
+    }
+    forEachChannelVector(count, eight: { transform(EightChannels.self, at: $0) }, one: { transform(OneChannel.self, at: $0) })
+}

@@ -1,0 +1,95 @@
+// One axis of a Winograd tile for the 2-tap filters of the transposed convolution's parity
+// classes: `outputs` outputs of a correlation with (g0, g1) from outputs + 1 inputs, through
+// outputs + 1 products Y = A^T [(G g) . (B^T d)]. Two axes make a 2D tile; a tile of 4 x 4 outputs
+// multiplies 25 points where 2 x 2 tiles multiply 9 per 4 outputs (36 per 16): 31% fewer GEMM
+// flops. The transforms are written out term by term, in a fixed order, so every build and thread
+// count computes the same bits.
+
+protocol WinogradAxis {
+    /// Outputs of one tile along this axis; it reads and multiplies `outputs + 1` points.
+    static var outputs: Int { get }
+    /// B^T d: `input(i)` is input i, `store(i, v)` takes point i.
+    static func input<V: SIMD>(_ input: (Int) -> V, _ store: (Int, V) -> Void) where V.Scalar == Float
+    /// A^T p: `point(i)` is product i, `store(j, v)` takes output j.
+    static func output<V: SIMD>(_ point: (Int) -> V, _ store: (Int, V) -> Void) where V.Scalar == Float
+    /// G g for the taps (g0, g1) in input order: `store(i, u)` takes point i.
+    static func kernel<V: SIMD>(_ g0: V, _ g1: V, _ store: (Int, V) -> Void) where V.Scalar == Float
+}
+
+extension WinogradAxis {
+    static var points: Int { outputs + 1 }
+}
+
+/// F(2, 2), points 0, -1, inf: B^T = [1 -1 0; 0 1 0; 0 -1 1], G = [1 0; 1 1; 0 1], A^T = [1 1 0; 0 1 1].
+enum TwoOutputs: WinogradAxis {
+    static let outputs = 2
+
+    @inline(__always)
+    static func input<V: SIMD>(_ d: (Int) -> V, _ store: (Int, V) -> Void) where V.Scalar == Float {
+        let d1 = d(1)
+        store(0, d(0) - d1); store(1, d1); store(2, d(2) - d1)
+    }
+
+    @inline(__always)
+    static func output<V: SIMD>(_ p: (Int) -> V, _ store: (Int, V) -> Void) where V.Scalar == Float {
+        let p1 = p(1)
+        store(0, p(0) + p1); store(1, p1 + p(2))
+    }
+
+    @inline(__always)
+    static func kernel<V: SIMD>(_ g0: V, _ g1: V, _ store: (Int, V) -> Void) where V.Scalar == Float {
+        store(0, g0); store(1, g0 + g1); store(2, g1)
+    }
+}
+
+/// F(4, 2), points 0, 1, -1, 2, inf, with B^T's rows scaled to integers (G's divided to match):
+/// B^T = [2 -1 -2 1 0; 0 2 1 -1 0; 0 -2 3 -1 0; 0 -1 0 1 0; 0 2 -1 -2 1],
+/// G = [1/2 0; 1/2 1/2; 1/6 -1/6; 1/6 1/3; 0 1], A^T = [1 1 1 1 0; 0 1 -1 2 0; 0 1 1 4 0; 0 1 -1 8 1].
+/// In float32 its 2D tiles differ from the exact sum by ~3e-6 of the outputs' size (2 x 2 tiles:
+/// ~7e-7); the parity tolerance is 1e-4.
+enum FourOutputs: WinogradAxis {
+    static let outputs = 4
+
+    @inline(__always)
+    static func input<V: SIMD>(_ d: (Int) -> V, _ store: (Int, V) -> Void) where V.Scalar == Float {
+        let d0 = d(0), d1 = d(1), d2 = d(2), d3 = d(3), d4 = d(4)
+        let t = d3 - d1
+        store(0, 2 * (d0 - d2) + t)
+        store(1, d1 + d2 - t)
+        store(2, 3 * d2 - 2 * d1 - d3)
+        store(3, t)
+        store(4, d4 - d2 - 2 * t)
+    }
+
+    @inline(__always)
+    static func output<V: SIMD>(_ p: (Int) -> V, _ store: (Int, V) -> Void) where V.Scalar == Float {
+        let p1 = p(1), p2 = p(2), p3 = p(3)
+        let s = p1 + p2, d = p1 - p2
+        store(0, p(0) + s + p3)
+        store(1, d + 2 * p3)
+        store(2, s + 4 * p3)
+        store(3, d + 8 * p3 + p(4))
+    }
+
+    @inline(__always)
+    static func kernel<V: SIMD>(_ g0: V, _ g1: V, _ store: (Int, V) -> Void) where V.Scalar == Float {
+        store(0, g0 / 2); store(1, (g0 + g1) / 2); store(2, (g0 - g1) / 6); store(3, (g0 + 2 * g1) / 6); store(4, g1)
+    }
+}
+
+/// How a class plane of `size` outputs along one axis is tiled: `four` tiles of four outputs from
+/// 0, then one of two outputs where 1 or 2 remain (where 3 remain, the last four-output tile
+/// overhangs the edge by one: 5 points for 3 outputs, where two-output tiles would need 6).
+struct AxisTiling {
+    let four: Int
+    let two: Bool
+
+    init(_ size: Int) {
+        four = size / 4 + (size % 4 == 3 ? 1 : 0)
+        two = size % 4 == 1 || size % 4 == 2
+    }
+
+    /// Tiles of a kind along this axis, and the first output of its i-th tile.
+    func count(fourOutputs: Bool) -> Int { fourOutputs ? four : (two ? 1 : 0) }
+    func start(fourOutputs: Bool, _ i: Int) -> Int { fourOutputs ? 4 * i : 4 * four }
+}
