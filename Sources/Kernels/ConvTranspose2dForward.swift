@@ -12,7 +12,7 @@
 /// A kind of tile: rows and columns of four or of two outputs.
 private struct TileKind {
     let fourRows: Bool, fourColumns: Bool
-    var points: Int { (fourRows ? 5 : 3) * (fourColumns ? 5 : 3) }
+    var points: Int { (fourRows ? FourOutputs.points : TwoOutputs.points) * (fourColumns ? FourOutputs.points : TwoOutputs.points) }
 }
 
 /// The kinds of tile of a geometry's class planes, how many of each an image has, and where each
@@ -93,13 +93,14 @@ public func convTranspose2dForward(
         }
     }
     let tiling = OutputTiling(x: x, cin: cin, g: g, ldy: ldy ?? cout, y: y, zeros: zeros, bias: bias, epilogue: epilogue)
+    let perThread = plan.chunkFloats(g, cin: cin)
     for entry in plan.kinds {
         let tiles = g.batch * entry.tilesPerImage
         let chunk = plan.chunk(entry.kind, tiles: tiles, cin: cin, cout: cout)
         let classWeights = weights + entry.offset * cin * cout
         withKind(entry.kind, ForwardKind(tiling: tiling, rows: plan.rows, columns: plan.columns, tiles: tiles, chunk: chunk,
                                          weights: classWeights, classStride: plan.positions * cin * cout, buffers: buffers,
-                                         perThread: plan.chunkFloats(g, cin: cin), scratchThreads: scratchThreads))
+                                         perThread: perThread, scratchThreads: scratchThreads))
     }
 }
 
@@ -211,29 +212,29 @@ private func forwardTiles<Y: WinogradAxis, X: WinogradAxis>(
                         gemm(transA: false, transB: false, m: t1 - t0, n: cout, k: cin, a: v + point * vs, lda: cin,
                              b: u + point * cin * cout, ldb: cout, beta: 0, c: product + point * ps, ldc: cout, split: false)
                     }
-                    /// Calls body(output row, pixel) for each output of tile t inside the image.
-                    @inline(__always) func forEachOutput(_ t: Int, _ body: (Int, Int, Int) -> Void) {
+                    /// Calls body(j, pixel, inside) for output j of tile t: its pixel in the image, and
+                    /// whether the image has it (tiles along the far edges may overhang).
+                    @inline(__always) func forEachOutput(_ t: Int, _ body: (Int, Int, Bool) -> Void) {
                         let (n, m0, l0) = origin(t)
                         for a in 0..<my { for b in 0..<mx {
                             let m = m0 + a, l = l0 + b
-                            body(a * mx + b, m < h && l < w ? (n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px : -1,
-                                 (n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px)
+                            body(a * mx + b, (n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px, m < h && l < w)
                         } }
                     }
                     for t in t0..<t1 {
                         // The next tile's outputs (and residual rows) come from memory: fetch them
                         // while this tile computes, so the writes below do not wait on each line.
                         if t + 1 < t1 {
-                            forEachOutput(t + 1) { _, pixel, _ in
-                                guard pixel >= 0 else { return }
+                            forEachOutput(t + 1) { _, pixel, inside in
+                                guard inside else { return }
                                 prefetchLines(shared.value.y + pixel * ldy, floats: cout, write: true)
                                 if let e = o.epilogue, let residual = e.residual, residual != UnsafePointer(shared.value.y) {
                                     prefetchLines(residual + pixel * e.ldr, floats: cout)
                                 }
                             }
                         }
-                        forEachOutput(t) { j, pixel, anyPixel in
-                            writer.target(j, pixel >= 0 ? shared.value.y + pixel * ldy : nil, pixel: anyPixel)
+                        forEachOutput(t) { j, pixel, inside in
+                            writer.target(j, inside ? shared.value.y + pixel * ldy : nil, pixel: pixel)
                         }
                         tileOutput(Y.self, X.self, product + (t - t0) * cout, stride: ps, count: cout, temp: t8, writer)
                     }
@@ -275,9 +276,8 @@ private func tileOutput<Y: WinogradAxis, X: WinogradAxis>(
         for i in 0..<Y.points {
             X.output({ L.load(p + (i * nx + $0) * stride + c) }, { L.store($1, temp + (i * mx + $0) * lane) })
         }
-        let constants = writer.constants(at: c, lanes)
         for b in 0..<mx {
-            Y.output({ L.load(temp + ($0 * mx + b) * lane) }, { writer.write($1, $0 * mx + b, at: c, constants, lanes) })
+            Y.output({ L.load(temp + ($0 * mx + b) * lane) }, { writer.write($1, $0 * mx + b, at: c, lanes) })
         }
     }
     forEachChannelVector(count, eight: { transform(EightChannels.self, at: $0) }, one: { transform(OneChannel.self, at: $0) })

@@ -104,33 +104,15 @@ struct TileWriter {
 
     /// Output j's channels c ..< c + L.width.
     @inline(__always)
-    func write<L: ChannelLanes>(_ z: L.Vector, _ j: Int, at c: Int, _ lanes: L.Type) {
-        write(z, j, at: c, constants(at: c, lanes), lanes)
-    }
-
-    /// The bias, scale and shift of channels c ..< c + L.width, for the writes of a whole tile.
-    @inline(__always)
-    func constants<L: ChannelLanes>(at c: Int, _: L.Type) -> ChannelConstants<L.Vector> {
-        ChannelConstants(bias: bias.map { L.load($0 + c) }, scale: epilogue.map { L.load($0.scale + c) },
-                         shift: epilogue.map { L.load($0.shift + c) })
-    }
-
-    /// Output j's channels c ..< c + L.width, with their `constants` loaded once per tile (the
-    /// compiler reloads them per write otherwise: the stores might alias them).
-    @inline(__always)
-    func write<L: ChannelLanes>(_ z: L.Vector, _ j: Int, at c: Int, _ k: ChannelConstants<L.Vector>, _: L.Type) {
+    func write<L: ChannelLanes>(_ z: L.Vector, _ j: Int, at c: Int, _: L.Type) {
         var v = z
-        if let bias = k.bias { v = v + bias }
-        if let scale = k.scale, let shift = k.shift {
-            v = v * scale + shift
-            if epilogue?.residual != nil { v = v + L.load(residuals[j] + c) }
+        if let bias { v = v + L.load(bias + c) }
+        if let e = epilogue {
+            v = v * L.load(e.scale + c) + L.load(e.shift + c)
+            if e.residual != nil { v = v + L.load(residuals[j] + c) }
         }
         L.store(v, outputs[j] + c)
     }
-}
-
-struct ChannelConstants<V: SIMD> where V.Scalar == Float {
-    let bias: V?, scale: V?, shift: V?
 }
 
 /// The pipeline the Winograd passes with plain 2x2 output tiles share (the 3x3 convolution's
