@@ -5,7 +5,6 @@
 // failed.
 import Foundation
 import TestSupport
-import Training
 import XCTest
 
 final class RestartTests: XCTestCase {
@@ -91,8 +90,8 @@ final class RestartTests: XCTestCase {
         let killed = Killed()
         let result = try launch(["-n", "2", "--threads", "1", "--max-restarts", "1", "--timeout", "200", "--",
                                  binary, "train", "--data", runs.data] + TrainingRuns.model + recipe + ["--run-dir", run],
-                                // 3 ms per step: the kill after step 240 lands before step 600 on any machine.
-                                environment: Programs.environment([Trainer.stepPauseEnvironmentVariable: "0.003"]),
+                                // Paced: the kill after step 240 lands before step 600 on any machine.
+                                environment: Programs.environment(TrainingRuns.paced),
                                 deadline: 240) { _ in
             DispatchQueue.global().async {
                 // After the checkpoint of step 200: SIGKILL one rank.

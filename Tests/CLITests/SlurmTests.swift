@@ -16,7 +16,6 @@
 import Checkpoint
 import Foundation
 import TestSupport
-import Training
 import XCTest
 
 final class SlurmTests: XCTestCase {
@@ -59,7 +58,7 @@ final class SlurmTests: XCTestCase {
         // Every save sleeps 3 s halfway: a large model's checkpoint. mpirun alone would SIGKILL the
         // ranks 2 s after the SIGTERM; the script's kill grace must let the save finish.
         let job = try cluster.submit([], cluster.train(run),
-                                     environment: LocalSlurm.paced.merging([CheckpointWriter.pauseEnvironmentVariable: "3"]) { $1 })
+                                     environment: TrainingRuns.paced.merging([CheckpointWriter.pauseEnvironmentVariable: "3"]) { $1 })
         try cluster.waitForStep(100, of: job, in: run)
         let cancelled = Date()
         try cluster.slurm("scancel", [job.id])
@@ -84,7 +83,7 @@ final class SlurmTests: XCTestCase {
         let reference = try cluster.reference()
         let run = cluster.runDirectory("preempted")
         let job = try cluster.submit([], ["--launcher", "srun"] + cluster.train(run),
-                                     environment: LocalSlurm.paced.merging([CheckpointWriter.pauseEnvironmentVariable: "3"]) { $1 })
+                                     environment: TrainingRuns.paced.merging([CheckpointWriter.pauseEnvironmentVariable: "3"]) { $1 })
         try cluster.waitForStep(100, of: job, in: run)
         let preempted = Date()
         // A job of the higher-priority partition that needs this job's node: Slurm preempts
@@ -108,7 +107,7 @@ final class SlurmTests: XCTestCase {
     func testTimeLimitWarningCheckpointsAndRequeues() throws {
         let reference = try cluster.reference()
         let run = cluster.runDirectory("warned")
-        let job = try cluster.submit([], cluster.train(run), environment: LocalSlurm.paced)
+        let job = try cluster.submit([], cluster.train(run), environment: TrainingRuns.paced)
         try cluster.waitForStep(100, of: job, in: run)
         // What #SBATCH --signal=B:USR1@N delivers N seconds before the time limit (a real limit is at
         // least a minute away: too long for this test).
@@ -148,7 +147,7 @@ final class SlurmTests: XCTestCase {
         let run = cluster.runDirectory("restarted")
         // --kill-grace 2: mpirun ends the surviving rank 4 s after the failure, not 2 x KillWait.
         let job = try cluster.submit([], ["--max-restarts", "1", "--kill-grace", "2"] + cluster.train(run) + ["--checkpoint-every", "100"],
-                                     environment: LocalSlurm.paced)
+                                     environment: TrainingRuns.paced)
         try cluster.waitForStep(250, of: job, in: run)
         let ranks = Programs.processes(named: "wavemix", withArgument: run)
         XCTAssertEqual(ranks.count, 2, "the ranks of \(run)")
@@ -210,13 +209,10 @@ final class LocalSlurm: @unchecked Sendable {
     private let data: String
 
     /// The small recipe: 64000 images at a global batch of 16 make one epoch of `steps` steps, so
-    /// the only checkpoints are the final one and those a stop writes.
+    /// the only checkpoints are the final one and those a stop writes. Interrupted jobs run paced
+    /// (TrainingRuns.paced: at least 12 s); unpaced, a CI machine ran the 4000 steps in 5 s at 12000
+    /// img/s, and the time-limit warning sent after step 100 arrived after the last one.
     static let steps = 4000
-    /// The environment of a job the test interrupts: 3 ms of sleep per step keep its run going for
-    /// at least 12 s, and leave the CPUs to Slurm's daemons, so a signal sent after step 100 lands
-    /// before the last step on any machine. (Unpaced, a CI machine ran the 4000 steps in 5 s at
-    /// 12000 img/s, and the time-limit warning sent after step 100 arrived after the last one.)
-    static let paced = [Trainer.stepPauseEnvironmentVariable: "0.003"]
     static let recipe = ["--final-dim", "16", "--ff-channel", "16", "--depth", "2", "--dropout", "0.3", "--batch-size", "8",
                          "--max-steps", "\(steps)", "--epochs", "1", "--seed", "7", "--log-every", "10"]
 

@@ -3,6 +3,7 @@
 import Checkpoint
 import Foundation
 import TestSupport
+import Training
 import XCTest
 
 struct TrainingRuns {
@@ -16,6 +17,11 @@ struct TrainingRuns {
         try IDXDataSet.write(to: dir, train: train, test: evalImages)
         data = "idx:\(dir)"
     }
+
+    /// The environment of a run a test interrupts after step N: 3 ms of sleep per step (a test hook
+    /// that changes no numbers) keep the run going, and leave the CPUs to the processes that
+    /// deliver the signal, so it lands before the last step however fast the machine.
+    static let paced = [Trainer.stepPauseEnvironmentVariable: "0.003"]
 
     /// A small model and recipe: fast, with dropout on.
     static let model = ["--final-dim", "16", "--ff-channel", "16", "--depth", "2", "--dropout", "0.3", "--log-every", "4"]
