@@ -1,11 +1,14 @@
-// nn.Conv2d(k3, s1, p1) as Winograd F(2x2, 3x3), NHWC: the stems' 3x3 convolutions once they have
-// channels enough for GEMMs (the first one, on the image's 1-3 channels, stays im2col). Per 2x2
-// tile of outputs, the 4x4 input tile (B^T d B) and the 3x3 kernel (G g G^T) go to 4x4, are
-// multiplied position by position (sixteen GEMMs over tiles, K = cin) and come back through
-// A^T M A: 16 multiplications per tile where direct needs 36 (Lavin & Gray, 2016).
+// nn.Conv2d(k3, s1, p1) in Winograd tiles, NHWC: the stems' 3x3 convolutions once they have
+// channels enough for GEMMs (the first one, on the image's 1-3 channels, stays im2col).
+// Forward: F(4x4, 3x3) (FourOutputsOfThreeTaps on both axes): per 4x4 tile of outputs, the 6x6
+// input tile (B^T d B) and the 3x3 kernel (G g G^T) go to 6x6, are multiplied position by
+// position (36 GEMMs over tiles, K = cin) and come back through A^T M A: 36 multiplications per
+// 16 outputs where F(2x2, 3x3) needs 64 and direct 144 (Lavin & Gray, 2016). Tiles at the far
+// edges overhang the image (zeros in, outputs dropped).
 // Backward: dx is the same convolution of dy through the kernel flipped in both axes with its
 // channel axes swapped; dW is the Winograd weight gradient G^T [sum over tiles (B^T d B) x
-// (A dY A^T)] G: sixteen GEMMs with K = tiles, over chunks of tiles in a fixed order.
+// (A dY A^T)] G in F(2x2, 3x3) tiles: sixteen GEMMs with K = tiles, over chunks of tiles in a
+// fixed order.
 //   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
 //   A^T = [1 1 1 0; 0 1 -1 -1].
 
@@ -18,25 +21,38 @@ func winogradApplies(_ g: PatchGeometry, cout: Int) -> Bool {
 
 private let winogradMinChannels = 8
 
-private func tileCount(_ g: PatchGeometry) -> Int { g.batch * ((g.height + 1) / 2) * ((g.width + 1) / 2) }
+/// The forward's (and dx's) tile axis, and its positions per tile.
+private typealias Axis = FourOutputsOfThreeTaps
+private let positions = Axis.points * Axis.points
 
-/// Tiles per chunk of a convolution from `cin` to `cout` channels: transformed inputs [16][tiles][cin]
-/// and products [16][tiles][cout] (the forward and dx), or transformed inputs and output gradients
-/// (dW, the same sizes).
+/// 4x4 tiles of the forward and dx, and 2x2 tiles of dW.
+private func tileCount(_ g: PatchGeometry) -> Int {
+    g.batch * ((g.height + Axis.outputs - 1) / Axis.outputs) * ((g.width + Axis.outputs - 1) / Axis.outputs)
+}
+private func gradientTileCount(_ g: PatchGeometry) -> Int { g.batch * ((g.height + 1) / 2) * ((g.width + 1) / 2) }
+
+/// Tiles per chunk of a convolution from `cin` to `cout` channels: transformed inputs
+/// [36][tiles][cin] and products [36][tiles][cout].
 private func tilesPerChunk(_ g: PatchGeometry, cin: Int, cout: Int) -> Int {
-    tilesPerChunk(total: tileCount(g), rowFloats: 16 * (cin + cout), macs: cin * cout)
+    tilesPerChunk(total: tileCount(g), rowFloats: positions * (cin + cout), macs: cin * cout)
 }
 
-/// One thread's chunk buffers for a convolution from `cin` to `cout`, plus one tile's outputs [4][cout].
+/// One thread's chunk buffers for a convolution from `cin` to `cout`, plus a row of outputs past
+/// the image's edge.
 private func chunkFloats(_ g: PatchGeometry, cin: Int, cout: Int) -> Int {
-    16 * tilesPerChunk(g, cin: cin, cout: cout) * (cin + cout) + 4 * cout
+    positions * tilesPerChunk(g, cin: cin, cout: cout) * (cin + cout) + cout
+}
+
+/// dW's chunks: transformed inputs [16][tiles][cin] and output gradients [16][tiles][cout].
+private func gradientTilesPerChunk(_ g: PatchGeometry, cin: Int, cout: Int) -> Int {
+    tilesPerChunk(total: gradientTileCount(g), rowFloats: 16 * (cin + cout), macs: cin * cout)
 }
 
 func conv2dWinogradScratchCount(_ g: PatchGeometry, cout: Int, threads: Int) -> Int {
     let cin = g.channels, threads = max(1, threads)
-    let forward = 16 * cin * cout + max(cin, cout) + threads * chunkFloats(g, cin: cin, cout: cout)
-    let backward = 32 * cin * cout + max(cin, cout)
-        + max(threads * chunkFloats(g, cin: cout, cout: cin), chunkFloats(g, cin: cin, cout: cout))
+    let forward = positions * cin * cout + max(cin, cout) + threads * chunkFloats(g, cin: cin, cout: cout)
+    let backward = (positions + 16) * cin * cout + max(cin, cout)
+        + max(threads * chunkFloats(g, cin: cout, cout: cin), 16 * gradientTilesPerChunk(g, cin: cin, cout: cout) * (cin + cout))
     return max(forward, backward)
 }
 
@@ -46,7 +62,7 @@ func conv2dWinogradForward(
 ) {
     let cin = g.channels
     // weights[position] is [cin, cout]: G k G^T of each [cout, cin] kernel.
-    let weights = scratch, zeros = scratch + 16 * cin * cout
+    let weights = scratch, zeros = scratch + positions * cin * cout
     zeros.update(repeating: 0, count: max(cin, cout))
     for co in 0..<cout { for ci in 0..<cin {
         kernelTransform(weight + (co * cin + ci) * 9, flipped: false, into: weights + ci * cout + co, stride: cin * cout)
@@ -66,7 +82,7 @@ func conv2dWinogradBackward(
     let cin = g.channels, plane = cin * cout
     // flipped[position] is [cout, cin]: G k' G^T of each kernel flipped in both axes.
     // gradients[position] is dL/dU, [cin, cout].
-    let flipped = scratch, gradients = scratch + 16 * plane, zeros = gradients + 16 * plane
+    let flipped = scratch, gradients = scratch + positions * plane, zeros = gradients + 16 * plane
     let buffers = zeros + max(cin, cout)
     zeros.update(repeating: 0, count: max(cin, cout))
     if let dx {
@@ -93,7 +109,7 @@ func conv2dWinogradBackward(
     } }
 }
 
-/// y = conv3x3(x) + bias through transformed weights [16][cin][cout] (g: x's geometry, `cin`
+/// y = conv3x3(x) + bias through transformed weights [36][cin][cout] (g: x's geometry, `cin`
 /// channels). The tiles are split evenly over up to `scratchThreads` threads, each with its own
 /// chunk buffer in `buffers`; every output is computed the same way whatever the split.
 private func winogradConvolve(
@@ -101,20 +117,22 @@ private func winogradConvolve(
     bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>,
     buffers: UnsafeMutablePointer<Float>, scratchThreads: Int
 ) {
-    let h = g.height, w = g.width, th = (h + 1) / 2, tw = (w + 1) / 2, tiles = tileCount(g)
-    let out = y
+    let size = Axis.outputs, h = g.height, w = g.width, th = (h + size - 1) / size, tw = (w + size - 1) / size
+    let tiles = tileCount(g), out = y
     winogradTilePipeline(
         tiles: tiles, chunk: tilesPerChunk(g, cin: cin, cout: cout), pieces: max(1, min(Parallel.threads, scratchThreads, tiles / 64)),
-        positions: 16, k: cin, n: cout, weights: weights, buffers: buffers, perThread: chunkFloats(g, cin: cin, cout: cout),
+        positions: positions, k: cin, n: cout, weights: weights, buffers: buffers, perThread: chunkFloats(g, cin: cin, cout: cout),
         bias: bias,
-        transform: { d, t, row, stride in
+        transform: { d, temp, t, row, stride in
             let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
-            gatherTile(d, rows: 4, columns: 4, m0: 2 * ty - 1, l0: 2 * tx - 1, h: h, w: w, zeros: zeros) { m, l in x + ((n * h + m) * w + l) * cin }
-            tileInputTransform(d, count: cin, into: row, stride: stride)
+            gatherTile(d, rows: Axis.points, columns: Axis.points, m0: size * ty - 1, l0: size * tx - 1, h: h, w: w, zeros: zeros) { m, l in
+                x + ((n * h + m) * w + l) * cin
+            }
+            tileInput(Axis.self, Axis.self, d, count: cin, temp: temp, into: row, stride: stride)
         },
-        write: { writer, t, products, stride in
-            writer.targetTile(n: t / (tw * th), ty: (t / tw) % th, tx: t % tw, h: h, w: w, base: out, ld: cout)
-            tileOutputTransform(products, stride: stride, count: cout, writer)
+        write: { writer, temp, t, products, stride in
+            writer.targetTile(n: t / (tw * th), ty: (t / tw) % th, tx: t % tw, size: size, h: h, w: w, base: out, ld: cout)
+            tileOutput(Axis.self, Axis.self, products, stride: stride, count: cout, temp: temp, writer)
         })
 }
 
@@ -125,8 +143,8 @@ private func winogradWeightGradient(
     x: UnsafePointer<Float>, _ g: PatchGeometry, dy: UnsafePointer<Float>, cout: Int,
     gradients: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>, buffer: UnsafeMutablePointer<Float>
 ) {
-    let cin = g.channels, h = g.height, w = g.width, th = (h + 1) / 2, tw = (w + 1) / 2, tiles = tileCount(g)
-    let chunk = tilesPerChunk(g, cin: cin, cout: cout), vs = chunk * cin, zs = chunk * cout
+    let cin = g.channels, h = g.height, w = g.width, th = (h + 1) / 2, tw = (w + 1) / 2, tiles = gradientTileCount(g)
+    let chunk = gradientTilesPerChunk(g, cin: cin, cout: cout), vs = chunk * cin, zs = chunk * cout
     let v = buffer, z = buffer + 16 * vs
     gradients.update(repeating: 0, count: 16 * cin * cout)
     if let observe = GEMMShape.observer {
@@ -165,23 +183,15 @@ private func winogradWeightGradient(
     }
 }
 
-/// G k G^T, G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1], of the 3x3 kernel k (row-major; `flipped`:
-/// reversed in both axes): position i * 4 + j goes to out[(i * 4 + j) * stride].
+/// G k G^T of the 3x3 kernel k (row-major; `flipped`: reversed in both axes) for F(4x4, 3x3):
+/// position i * 6 + j goes to out[(i * 6 + j) * stride].
 @inline(__always)
 private func kernelTransform(_ k: UnsafePointer<Float>, flipped: Bool, into out: UnsafeMutablePointer<Float>, stride: Int) {
-    // Columns j of G k as vectors over the rows i.
-    var columns = (SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>())
-    for j in 0..<3 {
-        let tap = { (r: Int) in flipped ? k[8 - r * 3 - j] : k[r * 3 + j] }
-        let (k0, k1, k2) = (tap(0), tap(1), tap(2))
-        let column = SIMD4(k0, 0.5 * (k0 + k1 + k2), 0.5 * (k0 - k1 + k2), k2)
-        if j == 0 { columns.0 = column } else if j == 1 { columns.1 = column } else { columns.2 = column }
-    }
-    let (c0, c1, c2) = columns
-    let u1 = 0.5 * (c0 + c1 + c2), u2 = 0.5 * (c0 - c1 + c2)
-    for i in 0..<4 {
-        out[(i * 4) * stride] = c0[i]; out[(i * 4 + 1) * stride] = u1[i]
-        out[(i * 4 + 2) * stride] = u2[i]; out[(i * 4 + 3) * stride] = c2[i]
+    let n = Axis.points
+    // Rows of k as vectors over its three columns, then the rows of G k (6 x 3) through G again.
+    let row = { (r: Int) in flipped ? SIMD4(k[8 - 3 * r], k[7 - 3 * r], k[6 - 3 * r], 0) : SIMD4(k[3 * r], k[3 * r + 1], k[3 * r + 2], 0) }
+    Axis.kernel(row(0), row(1), row(2)) { i, gk in
+        Axis.kernel(SIMD2(gk[0], 0), SIMD2(gk[1], 0), SIMD2(gk[2], 0)) { j, u in out[(i * n + j) * stride] = u[0] }
     }
 }
 
@@ -201,21 +211,6 @@ private func tileInputTransform(_ d: UnsafePointer<UnsafePointer<Float>>, count:
         row(1, at(4) + at(8), at(5) + at(9), at(6) + at(10), at(7) + at(11))
         row(2, at(8) - at(4), at(9) - at(5), at(10) - at(6), at(11) - at(7))
         row(3, at(4) - at(12), at(5) - at(13), at(6) - at(14), at(7) - at(15))
-    }
-    forEachChannelVector(count, eight: { transform(EightChannels.self, at: $0) }, one: { transform(OneChannel.self, at: $0) })
-}
-
-/// A^T M A for one tile: the sixteen products of `count` channels at p + i * stride -> the tile's
-/// four outputs, through `writer`.
-@inline(__always)
-private func tileOutputTransform(_ p: UnsafePointer<Float>, stride: Int, count: Int, _ writer: TileWriter) {
-    @inline(__always) func transform<L: ChannelLanes>(_ lanes: L.Type, at c: Int) {
-        @inline(__always) func m(_ i: Int) -> L.Vector { L.load(p + i * stride + c) }
-        // Rows of A^T M (s0 = m_0 + m_1 + m_2, s1 = m_1 - m_2 - m_3 over M's rows), then times A.
-        let s00 = m(0) + m(4) + m(8), s01 = m(1) + m(5) + m(9), s02 = m(2) + m(6) + m(10), s03 = m(3) + m(7) + m(11)
-        let s10 = m(4) - m(8) - m(12), s11 = m(5) - m(9) - m(13), s12 = m(6) - m(10) - m(14), s13 = m(7) - m(11) - m(15)
-        writer.write(s00 + s01 + s02, 0, at: c, lanes); writer.write(s01 - s02 - s03, 1, at: c, lanes)
-        writer.write(s10 + s11 + s12, 2, at: c, lanes); writer.write(s11 - s12 - s13, 3, at: c, lanes)
     }
     forEachChannelVector(count, eight: { transform(EightChannels.self, at: $0) }, one: { transform(OneChannel.self, at: $0) })
 }

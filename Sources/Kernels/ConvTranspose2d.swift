@@ -175,7 +175,7 @@ private func convTranspose2dInputGradient(
         tiles: tiles, chunk: gradientTilesPerChunk(g, cin: cin), pieces: max(1, min(Parallel.threads, scratchThreads, tiles / 64)),
         positions: 9, k: 4 * cout, n: cin, weights: flipped, buffers: buffers, perThread: gradientChunkFloats(g, cin: cin),
         bias: nil,
-        transform: { d, t, row, stride in
+        transform: { d, _, t, row, stride in
             let tx = t % tw, ty = (t / tw) % th, n = t / (tw * th)
             for py in 0..<2 { for px in 0..<2 {
                 gatherTile(d, rows: 3, columns: 3, m0: 2 * ty + gradientOrigin[py], l0: 2 * tx + gradientOrigin[px], h: h, w: w, zeros: zeros) { m, l in
@@ -184,8 +184,8 @@ private func convTranspose2dInputGradient(
                 tileInputTransform(d, count: cout, into: row + (py * 2 + px) * cout, stride: stride)
             } }
         },
-        write: { writer, t, products, stride in
-            writer.targetTile(n: t / (tw * th), ty: (t / tw) % th, tx: t % tw, h: h, w: w, base: dx, ld: cin)
+        write: { writer, _, t, products, stride in
+            writer.targetTile(n: t / (tw * th), ty: (t / tw) % th, tx: t % tw, size: 2, h: h, w: w, base: dx, ld: cin)
             tileOutputTransform(products, stride: stride, count: cin, writer)
         })
 }

@@ -107,7 +107,7 @@ public func convTranspose2dForward(
 /// Work generic over a kind's axis types, run for each kind by `withKind` (a generic method on a
 /// concrete type, so every kind gets its own specialised code).
 private protocol KindWork {
-    func run<Y: WinogradAxis, X: WinogradAxis>(_: Y.Type, _: X.Type)
+    func run<Y: TwoTapAxis, X: TwoTapAxis>(_: Y.Type, _: X.Type)
 }
 
 @inline(__always)
@@ -122,7 +122,7 @@ private func withKind(_ kind: TileKind, _ work: some KindWork) {
 
 private struct TransformKernels: KindWork {
     let taps: UnsafePointer<Float>, plane: Int, parity: Int, u: UnsafeMutablePointer<Float>
-    func run<Y: WinogradAxis, X: WinogradAxis>(_: Y.Type, _: X.Type) {
+    func run<Y: TwoTapAxis, X: TwoTapAxis>(_: Y.Type, _: X.Type) {
         transformClassKernel(Y.self, X.self, taps: taps, plane: plane, parity: parity, into: u)
     }
 }
@@ -130,7 +130,7 @@ private struct TransformKernels: KindWork {
 private struct ForwardKind: KindWork {
     let tiling: OutputTiling, rows: AxisTiling, columns: AxisTiling, tiles: Int, chunk: Int
     let weights: UnsafePointer<Float>, classStride: Int, buffers: UnsafeMutablePointer<Float>, perThread: Int, scratchThreads: Int
-    func run<Y: WinogradAxis, X: WinogradAxis>(_: Y.Type, _: X.Type) {
+    func run<Y: TwoTapAxis, X: TwoTapAxis>(_: Y.Type, _: X.Type) {
         forwardTiles(Y.self, X.self, tiling, rows: rows, columns: columns, tiles: tiles, chunk: chunk, weights: weights,
                      classStride: classStride, buffers: buffers, perThread: perThread, scratchThreads: scratchThreads)
     }
@@ -151,7 +151,7 @@ private func splitTaps(_ weight: UnsafePointer<Float>, plane: Int, into taps: Un
 
 /// U = G_y k G_x^T of class `parity` (py * 2 + px)'s 2x2 kernel slice, for tiles of kind (Y, X):
 /// point (i, j) of (ci, co) goes to u[(i * X.points + j) * cin * cout + ci * cout + co].
-private func transformClassKernel<Y: WinogradAxis, X: WinogradAxis>(
+private func transformClassKernel<Y: TwoTapAxis, X: TwoTapAxis>(
     _: Y.Type, _: X.Type, taps: UnsafePointer<Float>, plane: Int, parity: Int, into u: UnsafeMutablePointer<Float>
 ) {
     let (py, px) = (parity / 2, parity % 2), nx = X.points, lane = EightChannels.width
@@ -170,7 +170,7 @@ private func transformClassKernel<Y: WinogradAxis, X: WinogradAxis>(
     }
 }
 
-private func forwardTiles<Y: WinogradAxis, X: WinogradAxis>(
+private func forwardTiles<Y: TwoTapAxis, X: TwoTapAxis>(
     _: Y.Type, _: X.Type, _ o: OutputTiling, rows: AxisTiling, columns: AxisTiling, tiles: Int, chunk: Int,
     weights: UnsafePointer<Float>, classStride: Int, buffers: UnsafeMutablePointer<Float>, perThread: Int, scratchThreads: Int
 ) {
@@ -244,41 +244,4 @@ private func forwardTiles<Y: WinogradAxis, X: WinogradAxis>(
         }
         }
     }
-}
-
-/// B_y^T d B_x for one tile: d holds its Y.points x X.points input pixels (row-major), each
-/// `count` channels; point i goes to out + i * stride. `temp` holds the row transforms.
-@inline(__always)
-private func tileInput<Y: WinogradAxis, X: WinogradAxis>(
-    _: Y.Type, _: X.Type, _ d: UnsafePointer<UnsafePointer<Float>>, count: Int, temp: UnsafeMutablePointer<Float>,
-    into out: UnsafeMutablePointer<Float>, stride: Int
-) {
-    @inline(__always) func transform<L: ChannelLanes>(_: L.Type, at c: Int) {
-        let nx = X.points, lane = EightChannels.width
-        for r in 0..<Y.points {
-            X.input({ L.load(d[r * nx + $0] + c) }, { L.store($1, temp + (r * nx + $0) * lane) })
-        }
-        for j in 0..<nx {
-            Y.input({ L.load(temp + ($0 * nx + j) * lane) }, { L.store($1, out + ($0 * nx + j) * stride + c) })
-        }
-    }
-    forEachChannelVector(count, eight: { transform(EightChannels.self, at: $0) }, one: { transform(OneChannel.self, at: $0) })
-}
-
-/// A_y^T P A_x for one tile: its points' products of `count` channels at p + i * stride -> the
-/// tile's Y.outputs x X.outputs outputs (row-major), through `writer`.
-@inline(__always)
-private func tileOutput<Y: WinogradAxis, X: WinogradAxis>(
-    _: Y.Type, _: X.Type, _ p: UnsafePointer<Float>, stride: Int, count: Int, temp: UnsafeMutablePointer<Float>, _ writer: TileWriter
-) {
-    @inline(__always) func transform<L: ChannelLanes>(_ lanes: L.Type, at c: Int) {
-        let nx = X.points, mx = X.outputs, lane = EightChannels.width
-        for i in 0..<Y.points {
-            X.output({ L.load(p + (i * nx + $0) * stride + c) }, { L.store($1, temp + (i * mx + $0) * lane) })
-        }
-        for b in 0..<mx {
-            Y.output({ L.load(temp + ($0 * mx + b) * lane) }, { writer.write($1, $0 * mx + b, at: c, lanes) })
-        }
-    }
-    forEachChannelVector(count, eight: { transform(EightChannels.self, at: $0) }, one: { transform(OneChannel.self, at: $0) })
 }

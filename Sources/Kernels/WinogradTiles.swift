@@ -91,14 +91,14 @@ struct TileWriter {
         }
     }
 
-    /// Points the four outputs at the 2x2 pixels of tile (ty, tx) of image n, in a batch of
+    /// Points the size x size outputs at the pixels of tile (ty, tx) of image n, in a batch of
     /// h x w images at `base` with row stride ld (the plain layout; the transposed convolution's
     /// forward interleaves its parity classes and targets each output itself).
     @inline(__always)
-    func targetTile(n: Int, ty: Int, tx: Int, h: Int, w: Int, base: UnsafeMutablePointer<Float>, ld: Int) {
-        for a in 0..<2 { for b in 0..<2 {
-            let m = 2 * ty + a, l = 2 * tx + b, pixel = (n * h + m) * w + l
-            target(a * 2 + b, m < h && l < w ? base + pixel * ld : nil, pixel: pixel)
+    func targetTile(n: Int, ty: Int, tx: Int, size: Int, h: Int, w: Int, base: UnsafeMutablePointer<Float>, ld: Int) {
+        for a in 0..<size { for b in 0..<size {
+            let m = size * ty + a, l = size * tx + b, pixel = (n * h + m) * w + l
+            target(a * size + b, m < h && l < w ? base + pixel * ld : nil, pixel: pixel)
         } }
     }
 
@@ -115,19 +115,21 @@ struct TileWriter {
     }
 }
 
-/// The pipeline the Winograd passes with plain 2x2 output tiles share (the 3x3 convolution's
+/// The pipeline the Winograd passes with plain square output tiles share (the 3x3 convolution's
 /// forward and dx, the transposed convolution's dx): the tiles are split evenly over `pieces`
 /// threads, each with its own `perThread` floats of chunk buffers at buffers + piece * perThread.
-/// Per chunk of at most `chunk` tiles, `transform(d, t, row, stride)` writes tile t's transformed
-/// inputs at row, row + stride, ... (`d` holds room for 16 pixel pointers); then `positions` GEMMs
-/// multiply [tiles][k] by weights[position] [k][n]; then `write(writer, t, products, stride)` sends
-/// tile t's products out. Every tile is computed the same way whatever the split.
+/// Per chunk of at most `chunk` tiles, `transform(d, temp, t, row, stride)` writes tile t's
+/// transformed inputs at row, row + stride, ... (`d` holds room for 36 pixel pointers, `temp` for
+/// 36 channel vectors); then `positions` GEMMs multiply [tiles][k] by weights[position] [k][n];
+/// then `write(writer, temp, t, products, stride)` sends tile t's products out. Every tile is
+/// computed the same way whatever the split.
 @inline(__always)
 func winogradTilePipeline(
     tiles: Int, chunk: Int, pieces: Int, positions: Int, k: Int, n: Int, weights: UnsafePointer<Float>,
     buffers: UnsafeMutablePointer<Float>, perThread: Int, bias: UnsafePointer<Float>?,
-    transform: (_ d: UnsafeMutablePointer<UnsafePointer<Float>>, _ t: Int, _ row: UnsafeMutablePointer<Float>, _ stride: Int) -> Void,
-    write: (_ writer: TileWriter, _ t: Int, _ products: UnsafePointer<Float>, _ stride: Int) -> Void
+    transform: (_ d: UnsafeMutablePointer<UnsafePointer<Float>>, _ temp: UnsafeMutablePointer<Float>, _ t: Int,
+                _ row: UnsafeMutablePointer<Float>, _ stride: Int) -> Void,
+    write: (_ writer: TileWriter, _ temp: UnsafeMutablePointer<Float>, _ t: Int, _ products: UnsafePointer<Float>, _ stride: Int) -> Void
 ) {
     if let observe = GEMMShape.observer {  // the pieces' GEMMs, for the profiler
         for piece in 0..<pieces {
@@ -140,17 +142,58 @@ func winogradTilePipeline(
     Parallel.forEach(pieces) { piece in
         let vs = chunk * k, ps = chunk * n
         let v = shared.value + piece * perThread, product = v + positions * vs, tileOut = product + positions * ps
-        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 16) { d in
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 36) { d in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 36 * EightChannels.width) { temp in
+            let d = d.baseAddress!, temp = temp.baseAddress!
             TileWriter.with(bias: bias, epilogue: nil, dummy: tileOut) { writer in
                 forEachChunk(rows: tiles, piece: piece, of: pieces, chunk: chunk) { t0, t1 in
-                    for t in t0..<t1 { transform(d.baseAddress!, t, v + (t - t0) * k, vs) }
+                    for t in t0..<t1 { transform(d, temp, t, v + (t - t0) * k, vs) }
                     for position in 0..<positions {
                         gemm(transA: false, transB: false, m: t1 - t0, n: n, k: k, a: v + position * vs, lda: k,
                              b: weights + position * k * n, ldb: n, beta: 0, c: product + position * ps, ldc: n, split: false)
                     }
-                    for t in t0..<t1 { write(writer, t, product + (t - t0) * n, ps) }
+                    for t in t0..<t1 { write(writer, temp, t, product + (t - t0) * n, ps) }
                 }
             }
         }
+        }
     }
+}
+
+/// B_y^T d B_x for one tile: d holds its Y.points x X.points input pixels (row-major), each
+/// `count` channels; point i goes to out + i * stride. `temp` holds the row transforms
+/// (Y.points * X.points * 8 floats).
+@inline(__always)
+func tileInput<Y: WinogradAxis, X: WinogradAxis>(
+    _: Y.Type, _: X.Type, _ d: UnsafePointer<UnsafePointer<Float>>, count: Int, temp: UnsafeMutablePointer<Float>,
+    into out: UnsafeMutablePointer<Float>, stride: Int
+) {
+    @inline(__always) func transform<L: ChannelLanes>(_: L.Type, at c: Int) {
+        let nx = X.points, lane = EightChannels.width
+        for r in 0..<Y.points {
+            X.input({ L.load(d[r * nx + $0] + c) }, { L.store($1, temp + (r * nx + $0) * lane) })
+        }
+        for j in 0..<nx {
+            Y.input({ L.load(temp + ($0 * nx + j) * lane) }, { L.store($1, out + ($0 * nx + j) * stride + c) })
+        }
+    }
+    forEachChannelVector(count, eight: { transform(EightChannels.self, at: $0) }, one: { transform(OneChannel.self, at: $0) })
+}
+
+/// A_y^T P A_x for one tile: its points' products of `count` channels at p + i * stride -> the
+/// tile's Y.outputs x X.outputs outputs (row-major), through `writer`.
+@inline(__always)
+func tileOutput<Y: WinogradAxis, X: WinogradAxis>(
+    _: Y.Type, _: X.Type, _ p: UnsafePointer<Float>, stride: Int, count: Int, temp: UnsafeMutablePointer<Float>, _ writer: TileWriter
+) {
+    @inline(__always) func transform<L: ChannelLanes>(_ lanes: L.Type, at c: Int) {
+        let nx = X.points, mx = X.outputs, lane = EightChannels.width
+        for i in 0..<Y.points {
+            X.output({ L.load(p + (i * nx + $0) * stride + c) }, { L.store($1, temp + (i * mx + $0) * lane) })
+        }
+        for b in 0..<mx {
+            Y.output({ L.load(temp + ($0 * mx + b) * lane) }, { writer.write($1, $0 * mx + b, at: c, lanes) })
+        }
+    }
+    forEachChannelVector(count, eight: { transform(EightChannels.self, at: $0) }, one: { transform(OneChannel.self, at: $0) })
 }
