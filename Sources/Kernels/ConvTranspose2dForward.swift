@@ -3,7 +3,8 @@
 // (25 points, F(4x4, 2x2)) where the plane allows, and tiles of 4 x 2, 2 x 4 and 2 x 2 outputs
 // (15, 15 and 9 points) along its far edges (AxisTiling). A 14 x 14 plane, WaveMix's 28 x 28
 // images, takes 324 points per class where 2 x 2 tiles alone take 441: 27% fewer multiplications,
-// and the GEMMs over the points are nearly all of this layer's time.
+// and the GEMMs over the points are nearly all of this layer's time. Every kind of tile uses its
+// points of one 5 x 5 kernel transform per class (TwoTapAxis).
 // Per kind of tile, the tiles are split evenly over the threads; per chunk of tiles and class: the
 // input transform of each tile, one GEMM per point ([tiles][cin] x [cin][cout]), and the output
 // transform, which writes each output once with bias and epilogue. Every output is computed the
@@ -15,26 +16,23 @@ private struct TileKind {
     var points: Int { (fourRows ? FourOutputs.points : TwoOutputs.points) * (fourColumns ? FourOutputs.points : TwoOutputs.points) }
 }
 
-/// The kinds of tile of a geometry's class planes, how many of each an image has, and where each
-/// kind's transformed weights start among a class's `positions` GEMM positions.
+/// Points of each class's kernel transform, shared by every kind of tile.
+private let classPositions = FourOutputs.points * FourOutputs.points
+
+/// The kinds of tile of a geometry's class planes, and how many of each an image has.
 private struct ForwardPlan {
     let rows: AxisTiling, columns: AxisTiling
-    let kinds: [(kind: TileKind, tilesPerImage: Int, offset: Int)]
-    let positions: Int
+    let kinds: [(kind: TileKind, tilesPerImage: Int)]
 
     init(_ g: PatchGeometry) {
         rows = AxisTiling(g.gridHeight)
         columns = AxisTiling(g.gridWidth)
-        var kinds: [(kind: TileKind, tilesPerImage: Int, offset: Int)] = [], offset = 0
+        var kinds: [(kind: TileKind, tilesPerImage: Int)] = []
         for fourRows in [true, false] { for fourColumns in [true, false] {
-            let kind = TileKind(fourRows: fourRows, fourColumns: fourColumns)
             let tiles = rows.count(fourOutputs: fourRows) * columns.count(fourOutputs: fourColumns)
-            guard tiles > 0 else { continue }
-            kinds.append((kind, tiles, offset))
-            offset += kind.points
+            if tiles > 0 { kinds.append((TileKind(fourRows: fourRows, fourColumns: fourColumns), tiles)) }
         } }
         self.kinds = kinds
-        positions = offset
     }
 
     func chunk(_ kind: TileKind, tiles: Int, cin: Int, cout: Int) -> Int {
@@ -56,7 +54,7 @@ private struct ForwardPlan {
 /// and one set of chunk buffers per thread for up to `threads` threads (first holding the taps).
 func convTranspose2dForwardScratchCount(_ g: PatchGeometry, cin: Int, threads: Int) -> Int {
     let plan = ForwardPlan(g), plane = cin * g.channels
-    return 4 * plan.positions * plane + cin + max(16 * plane, max(1, threads) * plan.chunkFloats(g, cin: cin))
+    return 4 * classPositions * plane + cin + max(16 * plane, max(1, threads) * plan.chunkFloats(g, cin: cin))
 }
 
 /// A per-channel affine map and optional residual applied to each output as it is written:
@@ -81,15 +79,15 @@ public func convTranspose2dForward(
 ) {
     precondition(g.kernel == 4 && g.stride == 2 && g.pad == 1 && g.height == 2 * g.gridHeight && g.width == 2 * g.gridWidth,
                  "convTranspose2dForward implements kernel 4, stride 2, padding 1")
-    let cout = g.channels, plan = ForwardPlan(g)
-    // weights[(class * positions + kind offset + point) * cin * cout ...] is [cin, cout].
-    let weights = scratch, zeros = scratch + 4 * plan.positions * cin * cout, buffers = zeros + cin
+    let cout = g.channels, plan = ForwardPlan(g), plane = cin * cout
+    // weights[(class * classPositions + point) * cin * cout ...] is [cin, cout].
+    let weights = scratch, zeros = scratch + 4 * classPositions * plane, buffers = zeros + cin
     zeros.update(repeating: 0, count: cin)
-    splitTaps(weight, plane: cin * cout, into: buffers)  // the chunk buffers are free until the tiles start
-    for entry in plan.kinds {
-        for c in 0..<4 {
-            let u = weights + (c * plan.positions + entry.offset) * cin * cout
-            withKind(entry.kind, TransformKernels(taps: buffers, plane: cin * cout, parity: c, u: u))
+    splitTaps(weight, plane: plane, into: buffers)  // the chunk buffers are free until the tiles start
+    let taps = UnsafeSendable(buffers), classes = UnsafeSendable(weights)
+    Parallel.forRange(4, minPerThread: 1) { lo, hi in
+        for parity in lo..<hi {
+            transformClassKernel(taps: taps.value, plane: plane, parity: parity, into: classes.value + parity * classPositions * plane)
         }
     }
     let tiling = OutputTiling(x: x, cin: cin, g: g, ldy: ldy ?? cout, y: y, zeros: zeros, bias: bias, epilogue: epilogue)
@@ -97,10 +95,8 @@ public func convTranspose2dForward(
     for entry in plan.kinds {
         let tiles = g.batch * entry.tilesPerImage
         let chunk = plan.chunk(entry.kind, tiles: tiles, cin: cin, cout: cout)
-        let classWeights = weights + entry.offset * cin * cout
         withKind(entry.kind, ForwardKind(tiling: tiling, rows: plan.rows, columns: plan.columns, tiles: tiles, chunk: chunk,
-                                         weights: classWeights, classStride: plan.positions * cin * cout, buffers: buffers,
-                                         perThread: perThread, scratchThreads: scratchThreads))
+                                         weights: weights, buffers: buffers, perThread: perThread, scratchThreads: scratchThreads))
     }
 }
 
@@ -120,19 +116,12 @@ private func withKind(_ kind: TileKind, _ work: some KindWork) {
     }
 }
 
-private struct TransformKernels: KindWork {
-    let taps: UnsafePointer<Float>, plane: Int, parity: Int, u: UnsafeMutablePointer<Float>
-    func run<Y: TwoTapAxis, X: TwoTapAxis>(_: Y.Type, _: X.Type) {
-        transformClassKernel(Y.self, X.self, taps: taps, plane: plane, parity: parity, into: u)
-    }
-}
-
 private struct ForwardKind: KindWork {
     let tiling: OutputTiling, rows: AxisTiling, columns: AxisTiling, tiles: Int, chunk: Int
-    let weights: UnsafePointer<Float>, classStride: Int, buffers: UnsafeMutablePointer<Float>, perThread: Int, scratchThreads: Int
+    let weights: UnsafePointer<Float>, buffers: UnsafeMutablePointer<Float>, perThread: Int, scratchThreads: Int
     func run<Y: TwoTapAxis, X: TwoTapAxis>(_: Y.Type, _: X.Type) {
         forwardTiles(Y.self, X.self, tiling, rows: rows, columns: columns, tiles: tiles, chunk: chunk, weights: weights,
-                     classStride: classStride, buffers: buffers, perThread: perThread, scratchThreads: scratchThreads)
+                     buffers: buffers, perThread: perThread, scratchThreads: scratchThreads)
     }
 }
 
@@ -146,24 +135,25 @@ private struct OutputTiling {
 /// The kernel's 16 taps as planes of [cin, cout], so the class transforms run over channel vectors:
 /// taps[tap * cin * cout + ci * cout + co] = weight[(ci * cout + co) * 16 + tap].
 private func splitTaps(_ weight: UnsafePointer<Float>, plane: Int, into taps: UnsafeMutablePointer<Float>) {
-    for i in 0..<plane { for tap in 0..<16 { taps[tap * plane + i] = weight[i * 16 + tap] } }
+    let out = UnsafeSendable(taps)
+    Parallel.forRange(plane, minPerThread: 4096) { lo, hi in
+        for i in lo..<hi { for tap in 0..<16 { out.value[tap * plane + i] = weight[i * 16 + tap] } }
+    }
 }
 
-/// U = G_y k G_x^T of class `parity` (py * 2 + px)'s 2x2 kernel slice, for tiles of kind (Y, X):
-/// point (i, j) of (ci, co) goes to u[(i * X.points + j) * cin * cout + ci * cout + co].
-private func transformClassKernel<Y: TwoTapAxis, X: TwoTapAxis>(
-    _: Y.Type, _: X.Type, taps: UnsafePointer<Float>, plane: Int, parity: Int, into u: UnsafeMutablePointer<Float>
-) {
-    let (py, px) = (parity / 2, parity % 2), nx = X.points, lane = EightChannels.width
+/// U = G k G^T (twoTapKernel on both axes) of class `parity` (py * 2 + px)'s 2x2 kernel slice:
+/// point (i, j) of (ci, co) goes to u[(i * 5 + j) * cin * cout + ci * cout + co].
+private func transformClassKernel(taps: UnsafePointer<Float>, plane: Int, parity: Int, into u: UnsafeMutablePointer<Float>) {
+    let (py, px) = (parity / 2, parity % 2), n = FourOutputs.points, lane = EightChannels.width
     let (y0, y1, x0, x1) = (classTaps[py][0] * 4, classTaps[py][1] * 4, classTaps[px][0], classTaps[px][1])
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: 10 * lane) { rows in
-        let top = rows.baseAddress!, bottom = top + 5 * lane
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * n * lane) { rows in
+        let top = rows.baseAddress!, bottom = top + n * lane
         @inline(__always) func transform<L: ChannelLanes>(_: L.Type, at c: Int) {
             let tap = { (index: Int) in L.load(taps + index * plane + c) }
-            X.kernel(tap(y0 + x0), tap(y0 + x1)) { L.store($1, top + $0 * lane) }
-            X.kernel(tap(y1 + x0), tap(y1 + x1)) { L.store($1, bottom + $0 * lane) }
-            for j in 0..<nx {
-                Y.kernel(L.load(top + j * lane), L.load(bottom + j * lane)) { i, value in L.store(value, u + (i * nx + j) * plane + c) }
+            twoTapKernel(tap(y0 + x0), tap(y0 + x1)) { L.store($1, top + $0 * lane) }
+            twoTapKernel(tap(y1 + x0), tap(y1 + x1)) { L.store($1, bottom + $0 * lane) }
+            for j in 0..<n {
+                twoTapKernel(L.load(top + j * lane), L.load(bottom + j * lane)) { i, value in L.store(value, u + (i * n + j) * plane + c) }
             }
         }
         forEachChannelVector(plane, eight: { transform(EightChannels.self, at: $0) }, one: { transform(OneChannel.self, at: $0) })
@@ -172,7 +162,7 @@ private func transformClassKernel<Y: TwoTapAxis, X: TwoTapAxis>(
 
 private func forwardTiles<Y: TwoTapAxis, X: TwoTapAxis>(
     _: Y.Type, _: X.Type, _ o: OutputTiling, rows: AxisTiling, columns: AxisTiling, tiles: Int, chunk: Int,
-    weights: UnsafePointer<Float>, classStride: Int, buffers: UnsafeMutablePointer<Float>, perThread: Int, scratchThreads: Int
+    weights: UnsafePointer<Float>, buffers: UnsafeMutablePointer<Float>, perThread: Int, scratchThreads: Int
 ) {
     let cin = o.cin, cout = o.g.channels, h = o.g.gridHeight, w = o.g.gridWidth, ldy = o.ldy
     let (ny, nx, my, mx) = (Y.points, X.points, Y.outputs, X.outputs), points = ny * nx
@@ -207,11 +197,12 @@ private func forwardTiles<Y: TwoTapAxis, X: TwoTapAxis>(
                                    h: h, w: w, zeros: o.zeros) { m, l in o.x + ((n * h + m) * w + l) * cin }
                         tileInput(Y.self, X.self, d, count: cin, temp: t8, into: v + (t - t0) * cin, stride: vs)
                     }
-                    let u = weights + (py * 2 + px) * classStride
-                    for point in 0..<points {
+                    let u = weights + (py * 2 + px) * classPositions * cin * cout
+                    for i in 0..<ny { for j in 0..<nx {
+                        let point = i * nx + j, classPoint = Y.sharedPoint(i) * FourOutputs.points + X.sharedPoint(j)
                         gemm(transA: false, transB: false, m: t1 - t0, n: cout, k: cin, a: v + point * vs, lda: cin,
-                             b: u + point * cin * cout, ldb: cout, beta: 0, c: product + point * ps, ldc: cout, split: false)
-                    }
+                             b: u + classPoint * cin * cout, ldb: cout, beta: 0, c: product + point * ps, ldc: cout, split: false)
+                    } }
                     /// Calls body(j, pixel, inside) for output j of tile t: its pixel in the image, and
                     /// whether the image has it (tiles along the far edges may overhang).
                     @inline(__always) func forEachOutput(_ t: Int, _ body: (Int, Int, Bool) -> Void) {

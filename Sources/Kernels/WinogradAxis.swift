@@ -17,24 +17,34 @@ protocol WinogradAxis {
     static func output<V: SIMD>(_ point: (Int) -> V, _ store: (Int, V) -> Void) where V.Scalar == Float
 }
 
-/// An axis for a 2-tap filter: `outputs + 1` points.
+/// An axis for a 2-tap filter: `outputs + 1` of the five points 0, 1, -1, 2, inf, each with its
+/// row of G = [1/2 0; 1/2 1/2; 1/6 -1/6; 1/6 1/3; 0 1] (twoTapKernel), so the transformed kernel
+/// of a 2D tile of any two such axes is part of one 5 x 5 transform.
 protocol TwoTapAxis: WinogradAxis {
-    /// G g for the taps (g0, g1) in input order: `store(i, u)` takes point i.
-    static func kernel<V: SIMD>(_ g0: V, _ g1: V, _ store: (Int, V) -> Void) where V.Scalar == Float
+    /// Which of the five points point i is (its row of twoTapKernel).
+    static func sharedPoint(_ i: Int) -> Int
 }
 
 extension TwoTapAxis {
     static var points: Int { outputs + 1 }
 }
 
-/// F(2, 2), points 0, -1, inf: B^T = [1 -1 0; 0 1 0; 0 -1 1], G = [1 0; 1 1; 0 1], A^T = [1 1 0; 0 1 1].
+/// G g for the taps (g0, g1) in input order, at all five points: `store(i, u)` takes point i.
+@inline(__always)
+func twoTapKernel<V: SIMD>(_ g0: V, _ g1: V, _ store: (Int, V) -> Void) where V.Scalar == Float {
+    store(0, g0 / 2); store(1, (g0 + g1) / 2); store(2, (g0 - g1) / 6); store(3, (g0 + 2 * g1) / 6); store(4, g1)
+}
+
+/// F(2, 2), points 0, 1, inf: B^T = [2 -2 0; 0 2 0; 0 -1 1], A^T = [1 1 0; 0 1 1] (with G's rows
+/// halved against B^T's doubled, exactly the bits of G = [1 0; 1 1; 0 1], B^T = [1 -1 0; 0 1 0; 0 -1 1]).
 enum TwoOutputs: TwoTapAxis {
     static let outputs = 2
+    static func sharedPoint(_ i: Int) -> Int { [0, 1, 4][i] }
 
     @inline(__always)
     static func input<V: SIMD>(_ d: (Int) -> V, _ store: (Int, V) -> Void) where V.Scalar == Float {
         let d1 = d(1)
-        store(0, d(0) - d1); store(1, d1); store(2, d(2) - d1)
+        store(0, 2 * (d(0) - d1)); store(1, 2 * d1); store(2, d(2) - d1)
     }
 
     @inline(__always)
@@ -42,20 +52,16 @@ enum TwoOutputs: TwoTapAxis {
         let p1 = p(1)
         store(0, p(0) + p1); store(1, p1 + p(2))
     }
-
-    @inline(__always)
-    static func kernel<V: SIMD>(_ g0: V, _ g1: V, _ store: (Int, V) -> Void) where V.Scalar == Float {
-        store(0, g0); store(1, g0 + g1); store(2, g1)
-    }
 }
 
-/// F(4, 2), points 0, 1, -1, 2, inf, with B^T's rows scaled to integers (G's divided to match):
+/// F(4, 2), all five points, with B^T's rows scaled to integers (G's divided to match):
 /// B^T = [2 -1 -2 1 0; 0 2 1 -1 0; 0 -2 3 -1 0; 0 -1 0 1 0; 0 2 -1 -2 1],
-/// G = [1/2 0; 1/2 1/2; 1/6 -1/6; 1/6 1/3; 0 1], A^T = [1 1 1 1 0; 0 1 -1 2 0; 0 1 1 4 0; 0 1 -1 8 1].
+/// A^T = [1 1 1 1 0; 0 1 -1 2 0; 0 1 1 4 0; 0 1 -1 8 1].
 /// In float32 its 2D tiles differ from the exact sum by ~3e-6 of the outputs' size (2 x 2 tiles:
 /// ~7e-7); the parity tolerance is 1e-4.
 enum FourOutputs: TwoTapAxis {
     static let outputs = 4
+    static func sharedPoint(_ i: Int) -> Int { i }
 
     @inline(__always)
     static func input<V: SIMD>(_ d: (Int) -> V, _ store: (Int, V) -> Void) where V.Scalar == Float {
@@ -76,11 +82,6 @@ enum FourOutputs: TwoTapAxis {
         store(1, d + 2 * p3)
         store(2, s + 4 * p3)
         store(3, d + 8 * p3 + p(4))
-    }
-
-    @inline(__always)
-    static func kernel<V: SIMD>(_ g0: V, _ g1: V, _ store: (Int, V) -> Void) where V.Scalar == Float {
-        store(0, g0 / 2); store(1, (g0 + g1) / 2); store(2, (g0 - g1) / 6); store(3, (g0 + 2 * g1) / 6); store(4, g1)
     }
 }
 
