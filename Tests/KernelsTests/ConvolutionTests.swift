@@ -280,20 +280,22 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
-    // 3x3 stride 1 with 8+ channels both sides: Winograd F(2x2, 3x3). Odd sizes leave half tiles.
+    // 3x3 stride 1 with 8+ channels both sides: Winograd, F(4x4, 3x3) forward and dx, F(2x2, 3x3)
+    // dW. Sizes that are not multiples of 4 (or 2) leave tiles overhanging the image.
     func testConv2dWinograd() { checkConv2d(n: 2, h: 7, w: 5, cin: 8, cout: 12, k: 3, stride: 1, pad: 1) }
     func testConv2dWinogradTwoThreads() { checkConv2d(n: 3, h: 10, w: 9, cin: 16, cout: 8, k: 3, stride: 1, pad: 1, threads: 2) }
     func testConv2dWinogradManyChunks() {
-        // 2 x 15 x 15 tiles of 48 + 48 channels: two chunks (at most 2^19 floats / 16 (cin + cout) tiles).
-        checkConv2d(n: 2, h: 30, w: 30, cin: 48, cout: 48, k: 3, stride: 1, pad: 1, threads: 2, samples: 4)
+        // 48 + 48 channels: 5 x 8 x 8 forward tiles, 160 per thread, in two chunks each (at most
+        // 2^19 floats / 36 (cin + cout) = 151 tiles); dW's 5 x 15 x 15 tiles in four (341).
+        checkConv2d(n: 5, h: 30, w: 30, cin: 48, cout: 48, k: 3, stride: 1, pad: 1, threads: 2, samples: 4)
     }
 
     func testConv2dWinogradSplitIsBitwise() {
-        // 4 x 8 x 8 tiles: one forward / dx piece per thread; dW's sixteen GEMMs shared by 2, 3 or 5
-        // threads. dW accumulates onto what is there.
-        let g = PatchGeometry(batch: 4, height: 16, width: 16, channels: 8, kernel: 3, stride: 1, pad: 1, gridHeight: 16, gridWidth: 16)
-        var x = randomArray(4 * 16 * 16 * 8, seed: 47), wt = randomArray(24 * 8 * 9, seed: 48), b = randomArray(24, seed: 49)
-        var dy = randomArray(4 * 16 * 16 * 24, seed: 50)
+        // 4 x 8 x 8 forward tiles: one forward / dx piece per thread (up to 4); dW's sixteen GEMMs
+        // shared by 2, 3 or 5 threads. dW accumulates onto what is there.
+        let g = PatchGeometry(batch: 4, height: 32, width: 32, channels: 8, kernel: 3, stride: 1, pad: 1, gridHeight: 32, gridWidth: 32)
+        var x = randomArray(4 * 32 * 32 * 8, seed: 47), wt = randomArray(24 * 8 * 9, seed: 48), b = randomArray(24, seed: 49)
+        var dy = randomArray(4 * 32 * 32 * 24, seed: 50)
         func run(_ threads: Int) -> [Float] {
             Parallel.threads = threads
             defer { Parallel.threads = 1 }
