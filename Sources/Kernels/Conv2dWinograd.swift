@@ -189,7 +189,9 @@ private func winogradWeightGradient(
 private func kernelTransform(_ k: UnsafePointer<Float>, flipped: Bool, into out: UnsafeMutablePointer<Float>, stride: Int) {
     let n = Axis.points
     // Rows of k as vectors over its three columns, then the rows of G k (6 x 3) through G again.
-    let row = { (r: Int) in flipped ? SIMD4(k[8 - 3 * r], k[7 - 3 * r], k[6 - 3 * r], 0) : SIMD4(k[3 * r], k[3 * r + 1], k[3 * r + 2], 0) }
+    let row = { (r: Int) in
+        flipped ? SIMD4(k[8 - 3 * r], k[7 - 3 * r], k[6 - 3 * r], 0) : SIMD4(k[3 * r], k[3 * r + 1], k[3 * r + 2], 0)
+    }
     Axis.kernel(row(0), row(1), row(2)) { i, gk in
         Axis.kernel(SIMD2(gk[0], 0), SIMD2(gk[1], 0), SIMD2(gk[2], 0)) { j, u in out[(i * n + j) * stride] = u[0] }
     }

@@ -35,8 +35,8 @@ func twoTapKernel<V: SIMD>(_ g0: V, _ g1: V, _ store: (Int, V) -> Void) where V.
     store(0, g0 / 2); store(1, (g0 + g1) / 2); store(2, (g0 - g1) / 6); store(3, (g0 + 2 * g1) / 6); store(4, g1)
 }
 
-/// F(2, 2), points 0, 1, inf: B^T = [2 -2 0; 0 2 0; 0 -1 1], A^T = [1 1 0; 0 1 1] (with G's rows
-/// halved against B^T's doubled, exactly the bits of G = [1 0; 1 1; 0 1], B^T = [1 -1 0; 0 1 0; 0 -1 1]).
+/// F(2, 2), points 0, 1, inf: B^T = [2 -2 0; 0 2 0; 0 -1 1], A^T = [1 1 0; 0 1 1] (G's rows halved
+/// against B^T's doubled: exactly the bits of G = [1 0; 1 1; 0 1], B^T = [1 -1 0; 0 1 0; 0 -1 1]).
 enum TwoOutputs: TwoTapAxis {
     static let outputs = 2
     static func sharedPoint(_ i: Int) -> Int { [0, 1, 4][i] }
