@@ -130,14 +130,24 @@ public func feedForwardForward(
         let expanded = shared.value + piece * 2 * chunk * hidden, activated = expanded + chunk * hidden
         let end = rows * (piece + 1) / pieces
         forEachChunk(rows: rows, piece: piece, of: pieces, chunk: chunk) { r0, r1 in
-            let count = r1 - r0
             if prefetch { prefetchRows(x, ld: ldx, rows: r1..<min(end, 2 * r1 - r0), count: expand.cin) }
-            denseChunk(expand, a: x + r0 * ldx, lda: ldx, rows: count, c: expanded, ldc: hidden)
-            let chunkMask = mask.map { DropoutMask(keep: $0.keep + r0 * hidden, scale: $0.scale) }
-            geluElements(x: expanded, mask: chunkMask, y: activated, 0..<(count * hidden))
-            denseChunk(project, a: activated, lda: hidden, rows: count, c: out.value + r0 * ldy, ldc: ldy)
+            feedForwardChunk(expand: expand, project: project, a: x + r0 * ldx, lda: ldx, rows: r1 - r0,
+                             mask: mask.map { DropoutMask(keep: $0.keep + r0 * hidden, scale: $0.scale) },
+                             expanded: expanded, activated: activated, y: out.value + r0 * ldy, ldy: ldy)
         }
     }
+}
+
+/// One chunk of feedForwardForward (at most feedForwardChunkRows rows) on the calling thread, with
+/// `expanded` and `activated` holding its hidden activations.
+@inline(__always)
+func feedForwardChunk(expand: DenseWeights, project: DenseWeights, a: UnsafePointer<Float>, lda: Int, rows count: Int,
+                      mask: DropoutMask?, expanded: UnsafeMutablePointer<Float>, activated: UnsafeMutablePointer<Float>,
+                      y: UnsafeMutablePointer<Float>, ldy: Int) {
+    let hidden = expand.cout
+    denseChunk(expand, a: a, lda: lda, rows: count, c: expanded, ldc: hidden)
+    geluElements(x: expanded, mask: mask, y: activated, 0..<(count * hidden))
+    denseChunk(project, a: activated, lda: hidden, rows: count, c: y, ldc: ldy)
 }
 
 /// C (`rows` rows at c, row stride ldc) = bias + A W on the calling thread, as gemmInSmallProducts

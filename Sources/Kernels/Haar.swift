@@ -117,17 +117,30 @@ public func reductionHaarForward(
             }
         }
     }
-    let out = UnsafeSendable(y), shared = UnsafeSendable(buffers), prefetch = reduction.cin >= 128  // as gemmInSmallProducts
+    let out = UnsafeSendable(y), shared = UnsafeSendable(buffers)
     Parallel.forEach(pieces) { piece in
         let reduced = shared.value + piece * chunk * 2 * width * c
-        let end = pairs * (piece + 1) / pieces * 2 * width
+        let end = pairs * (piece + 1) / pieces
         forEachChunk(rows: pairs, piece: piece, of: pieces, chunk: chunk) { p0, p1 in
-            let r0 = p0 * 2 * width, r1 = p1 * 2 * width
-            if prefetch { prefetchRows(x, ld: ldx, rows: r1..<min(end, 2 * r1 - r0), count: reduction.cin) }
-            denseChunk(reduction, a: x + r0 * ldx, lda: ldx, rows: r1 - r0, c: reduced, ldc: c)
-            // The chunk's pairs as one image of 2 (p1 - p0) rows: pairs never straddle images.
-            haarForwardRows(x: reduced, ldx: c, height: 2 * (p1 - p0), width: width, channels: c,
-                            y: out.value + p0 * (width / 2) * ldy, ldy: ldy, 0..<(p1 - p0))
+            reductionHaarChunk(x: x, ldx: ldx, width: width, reduction: reduction, pairs: p0..<p1, prefetchBefore: end,
+                               reduced: reduced, y: out.value + p0 * (width / 2) * ldy, ldy: ldy)
         }
     }
+}
+
+/// One chunk of reductionHaarForward, pairs of image rows `pairs` (at most
+/// reductionHaarPairsPerChunk), on the calling thread: the reduction into `reduced`, then its
+/// wavelet level to y (the chunk's first output pixel). Prefetches the next chunk's rows of x,
+/// up to pair `prefetchBefore`.
+@inline(__always)
+func reductionHaarChunk(x: UnsafePointer<Float>, ldx: Int, width: Int, reduction: DenseWeights, pairs: Range<Int>,
+                        prefetchBefore end: Int, reduced: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, ldy: Int) {
+    let r0 = pairs.lowerBound * 2 * width, r1 = pairs.upperBound * 2 * width
+    if reduction.cin >= 128 {  // as gemmInSmallProducts
+        prefetchRows(x, ld: ldx, rows: r1..<min(end * 2 * width, 2 * r1 - r0), count: reduction.cin)
+    }
+    denseChunk(reduction, a: x + r0 * ldx, lda: ldx, rows: r1 - r0, c: reduced, ldc: reduction.cout)
+    // The chunk's pairs as one image of 2 * pairs.count rows: pairs never straddle images.
+    haarForwardRows(x: reduced, ldx: reduction.cout, height: 2 * pairs.count, width: width, channels: reduction.cout,
+                    y: y, ldy: ldy, 0..<pairs.count)
 }

@@ -127,8 +127,13 @@ public final class WaveMixModel {
         // place, so the last transposed convolution reads and writes the same lines.
         let x = ws.stream[training ? block.index : 0], out = training ? ws.stream[block.index + 1] : ws.stream[0]
         let pixels = n * geo.blockHeight * geo.blockWidth
-        // Wavelet levels: level k transforms level k-1's LL channels (the reduction output at k = 1).
-        if let buffers = ws.reductionHaarBuffers {
+        // Eval with one level: the reduction, the level and the feed-forward in one pass (the
+        // level never goes to memory); the loop below then only upsamples.
+        let mixed = !training && ws.mixingBuffers != nil
+        if mixed, let buffers = ws.mixingBuffers {
+            mixingForward(block, n, x: x, buffers: buffers, ws)
+        } else if let buffers = ws.reductionHaarBuffers {
+            // Wavelet levels: level k transforms level k-1's LL channels (the reduction output at k = 1).
             let r = block.reduction
             timed("fwd reduction 1x1 + dwt", flops: 2.0 * Double(pixels * r.cin * r.cout),
                   floats: pixels * (r.cin + r.cout) + r.cin * r.cout) {
@@ -140,7 +145,7 @@ public final class WaveMixModel {
         } else {
             dense("reduction", block.reduction, x: x, ldx: c, rows: pixels, y: acts.reduced, ldy: c4)
         }
-        for k in (ws.reductionHaarBuffers == nil ? 1 : 2)..<(levels + 1) {
+        for k in (ws.reductionHaarBuffers == nil ? 1 : 2)..<(levels + 1) where !mixed {
             let (h, w) = geo.levelSize(k - 1)
             let source = k == 1 ? acts.reduced : acts.levels[k - 2]
             timed("fwd dwt", floats: 2 * n * h * w * c4) {
@@ -152,35 +157,7 @@ public final class WaveMixModel {
         // c channels), and the level-1 one adds the residual into the block output.
         for k in stride(from: levels, through: 1, by: -1) {
             let ff = block.feedforwards[k - 1]
-            let (h, w) = geo.levelSize(k)
-            let rows = n * h * w, m = ff.expand.cout
-            var mask: DropoutMask? = nil
-            if training, let buffer = acts.masks[k - 1] {
-                timed("fwd dropout mask", floats: rows * m / 4) {
-                    fillDropoutMask(ff, layer: block.index * 4 + k - 1, batch: n, perSample: h * w * m, source: dropout, into: buffer)
-                }
-                mask = drawnMask(acts, level: k)
-            }
-            if let buffers = ws.feedForwardBuffers {
-                let (expand, project) = (ff.expand, ff.project)
-                let flops = 2.0 * Double(rows * m * (expand.cin + project.cout))
-                timed("fwd expand + gelu + project", flops: flops,
-                      floats: rows * (expand.cin + project.cout) + m * (expand.cin + project.cout) + (mask == nil ? 0 : rows * m / 4)) {
-                    let expandT = ws.kernelScratch, projectT = expandT + expand.cin * m
-                    transposeWeight(p(expand.weight), cin: expand.cin, cout: m, into: expandT)
-                    transposeWeight(p(project.weight), cin: m, cout: project.cout, into: projectT)
-                    feedForwardForward(x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows,
-                                       expand: DenseWeights(weightT: expandT, bias: p(expand.bias), cin: expand.cin, cout: m),
-                                       project: DenseWeights(weightT: projectT, bias: p(project.bias), cin: m, cout: project.cout),
-                                       mask: mask, y: acts.projected[k - 1], ldy: project.cout, buffers: buffers, bufferThreads: ws.threads)
-                }
-            } else {
-                dense("expand", ff.expand, x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows, y: ws.expanded, ldy: m)
-                timed("fwd gelu", floats: 2 * rows * m + (mask == nil ? 0 : rows * m / 4)) {
-                    geluForward(x: ws.expanded, mask: mask, y: ws.activated, count: rows * m)
-                }
-                dense("project", ff.project, x: ws.activated, ldx: m, rows: rows, y: acts.projected[k - 1], ldy: ff.project.cout)
-            }
+            if !mixed { feedForward(block, level: k, n, training, dropout, ws) }
             let ug = upsampleGeometry(k, n, ff)
             let flops = 2.0 * Double(ug.rows * ug.patchSize * ff.upsample.cin)
             let floats = ug.rows * ff.upsample.cin + ug.patchSize * ff.upsample.cin + ug.batch * ug.height * ug.width * ug.channels
@@ -210,6 +187,63 @@ public final class WaveMixModel {
                     }
                 }
             }
+        }
+    }
+
+    /// Eval's reduction, wavelet level and feed-forward of a one-level block in one pass, into
+    /// acts.projected[0].
+    private func mixingForward(_ block: WaveBlock, _ n: Int, x: UnsafePointer<Float>, buffers: UnsafeMutablePointer<Float>,
+                               _ ws: Workspace) {
+        let c = config.finalDim, pixels = n * geo.blockHeight * geo.blockWidth, acts = ws.blocks[block.index]
+        let (r, ff) = (block.reduction, block.feedforwards[0])
+        let (expand, project) = (ff.expand, ff.project), rows = pixels / 4
+        let flops = 2.0 * Double(pixels * r.cin * r.cout + rows * expand.cout * (expand.cin + project.cout))
+        timed("fwd reduction + dwt + ff (eval)", flops: flops,
+              floats: pixels * r.cin + rows * project.cout + r.cin * r.cout + expand.cout * (expand.cin + project.cout)) {
+            let reductionT = ws.kernelScratch, expandT = reductionT + r.cin * r.cout, projectT = expandT + expand.cin * expand.cout
+            transposeWeight(p(r.weight), cin: r.cin, cout: r.cout, into: reductionT)
+            transposeWeight(p(expand.weight), cin: expand.cin, cout: expand.cout, into: expandT)
+            transposeWeight(p(project.weight), cin: project.cin, cout: project.cout, into: projectT)
+            reductionHaarFeedForward(x: x, ldx: c, batch: n, height: geo.blockHeight, width: geo.blockWidth,
+                                     reduction: DenseWeights(weightT: reductionT, bias: p(r.bias), cin: r.cin, cout: r.cout),
+                                     expand: DenseWeights(weightT: expandT, bias: p(expand.bias), cin: expand.cin, cout: expand.cout),
+                                     project: DenseWeights(weightT: projectT, bias: p(project.bias), cin: project.cin,
+                                                           cout: project.cout),
+                                     y: acts.projected[0], ldy: project.cout, buffers: buffers, bufferThreads: ws.threads)
+        }
+    }
+
+    /// Level k's feed-forward: expand, GELU * dropout, project into acts.projected[k - 1].
+    private func feedForward(_ block: WaveBlock, level k: Int, _ n: Int, _ training: Bool, _ dropout: DropoutSource, _ ws: Workspace) {
+        let ff = block.feedforwards[k - 1], acts = ws.blocks[block.index]
+        let (h, w) = geo.levelSize(k)
+        let rows = n * h * w, m = ff.expand.cout
+        var mask: DropoutMask? = nil
+        if training, let buffer = acts.masks[k - 1] {
+            timed("fwd dropout mask", floats: rows * m / 4) {
+                fillDropoutMask(ff, layer: block.index * 4 + k - 1, batch: n, perSample: h * w * m, source: dropout, into: buffer)
+            }
+            mask = drawnMask(acts, level: k)
+        }
+        if let buffers = ws.feedForwardBuffers {
+            let (expand, project) = (ff.expand, ff.project)
+            let flops = 2.0 * Double(rows * m * (expand.cin + project.cout))
+            timed("fwd expand + gelu + project", flops: flops,
+                  floats: rows * (expand.cin + project.cout) + m * (expand.cin + project.cout) + (mask == nil ? 0 : rows * m / 4)) {
+                let expandT = ws.kernelScratch, projectT = expandT + expand.cin * m
+                transposeWeight(p(expand.weight), cin: expand.cin, cout: m, into: expandT)
+                transposeWeight(p(project.weight), cin: m, cout: project.cout, into: projectT)
+                feedForwardForward(x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows,
+                                   expand: DenseWeights(weightT: expandT, bias: p(expand.bias), cin: expand.cin, cout: m),
+                                   project: DenseWeights(weightT: projectT, bias: p(project.bias), cin: m, cout: project.cout),
+                                   mask: mask, y: acts.projected[k - 1], ldy: project.cout, buffers: buffers, bufferThreads: ws.threads)
+            }
+        } else {
+            dense("expand", ff.expand, x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows, y: ws.expanded, ldy: m)
+            timed("fwd gelu", floats: 2 * rows * m + (mask == nil ? 0 : rows * m / 4)) {
+                geluForward(x: ws.expanded, mask: mask, y: ws.activated, count: rows * m)
+            }
+            dense("project", ff.project, x: ws.activated, ldx: m, rows: rows, y: acts.projected[k - 1], ldy: ff.project.cout)
         }
     }
 

@@ -73,6 +73,7 @@ final class Workspace {
     var kernelScratch: UnsafeMutablePointer<Float>        // the convolutions' and dense layers' working space
     var feedForwardBuffers: UnsafeMutablePointer<Float>?  // the fused feed-forward's chunks (nil: it does not apply)
     var reductionHaarBuffers: UnsafeMutablePointer<Float>? // the fused reduction + first wavelet level's chunks (nil: same)
+    var mixingBuffers: UnsafeMutablePointer<Float>?        // eval's fused reduction + level + feed-forward (one level only)
 
     var floatsAllocated: Int { floatCount }
 
@@ -151,6 +152,10 @@ final class Workspace {
         scratch = max(scratch, denseLayers.map { $0.cin * $0.cout }.max()!)
         let feedForwards = arch.blocks.flatMap(\.feedforwards)
         scratch = max(scratch, feedForwards.map { $0.expand.cin * $0.expand.cout + $0.project.cin * $0.project.cout }.max() ?? 0)
+        // Eval's fused mixing of one-level blocks writes all three of its layers' there.
+        scratch = max(scratch, arch.blocks.map { b in
+            b.reduction.cin * b.reduction.cout + b.feedforwards.map { $0.expand.cin * $0.expand.cout + $0.project.cin * $0.project.cout }.reduce(0, +)
+        }.max() ?? 0)
         let scratchOff = take(scratch)
         // Per-thread chunks of the fused feed-forward, where it applies (feedForwardChunkRows).
         let fusedFloats = feedForwards.map { [threads = Parallel.threads] in
@@ -162,6 +167,13 @@ final class Workspace {
             reductionHaarBufferCount(width: geo.blockWidth, cin: $0.reduction.cin, cout: $0.reduction.cout, threads: threads)
         }
         let reductionHaarOff = reductionHaarFloats.isEmpty || reductionHaarFloats.contains(0) ? nil : take(reductionHaarFloats.max()!)
+        // Per-thread chunks of eval's fused reduction, wavelet level and feed-forward (one level only).
+        let mixingFloats = levels > 1 ? [] : arch.blocks.map { [threads = Parallel.threads] b in
+            reductionHaarFeedForwardBufferCount(width: geo.blockWidth, cin: b.reduction.cin, reduced: b.reduction.cout,
+                                                hidden: b.feedforwards[0].expand.cout, cout: b.feedforwards[0].project.cout,
+                                                threads: threads)
+        }
+        let mixingOff = mixingFloats.isEmpty || mixingFloats.contains(0) ? nil : take(mixingFloats.max()!)
 
         floatCount = used
         floats = allocateHugePageBuffer(of: Float.self, count: used)
@@ -186,6 +198,7 @@ final class Workspace {
         dStemA = p(dStemAOff); dStemB = p(dStemBOff); kernelScratch = p(scratchOff)
         feedForwardBuffers = fusedOff.map(p)
         reductionHaarBuffers = reductionHaarOff.map(p)
+        mixingBuffers = mixingOff.map(p)
     }
 
     deinit {

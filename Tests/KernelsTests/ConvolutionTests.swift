@@ -117,6 +117,56 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    func testFusedMixingIsBitwiseTheSeparateKernels() throws {
+        // reductionHaarFeedForward against reductionHaarForward then feedForwardForward (each proven
+        // bitwise the separate layers above): 40 -> 8 channels, a level of 32, hidden 72, out 24,
+        // for images of fewer and more rows than one small-kernel product, into a wider buffer.
+        let cin = 40, c = 8, hidden = 72, cout = 24, ldx = cin + 3, ldy = cout + 5
+        try XCTSkipIf(reductionHaarFeedForwardBufferCount(width: 10, cin: cin, reduced: c, hidden: hidden, cout: cout, threads: 1) == 0,
+                      "no small-matrix kernel in this OpenBLAS")
+        let wr = randomArray(c * cin, seed: 91), br = randomArray(c, seed: 92)
+        let we = randomArray(hidden * 4 * c, seed: 93), be = randomArray(hidden, seed: 94)
+        let wp = randomArray(cout * hidden, seed: 95), bp = randomArray(cout, seed: 96)
+        // The three transposed weights, then the three biases.
+        let weightFloats = cin * c + 4 * c * hidden + hidden * cout
+        var parameters = [Float](repeating: 0, count: weightFloats) + br + be + bp
+        parameters.ptr { t in
+            transposeWeight(wr, cin: cin, cout: c, into: t)
+            transposeWeight(we, cin: 4 * c, cout: hidden, into: t + cin * c)
+            transposeWeight(wp, cin: hidden, cout: cout, into: t + cin * c + 4 * c * hidden)
+        }
+        for (n, h, w) in [(3, 12, 10), (5, 24, 30)] {
+            let pixels = n * h * w, rows = pixels / 4
+            let x = randomArray(pixels * ldx, seed: 97)
+            for threads in [1, 2, 3] {
+                Parallel.threads = threads
+                defer { Parallel.threads = 1 }
+                var want = [Float](repeating: -1, count: rows * ldy), y = want, level = [Float](repeating: 0, count: rows * 4 * c)
+                var haarBuffers = [Float](repeating: 0, count: reductionHaarBufferCount(width: w, cin: cin, cout: c, threads: threads))
+                var ffBuffers = [Float](repeating: 0, count: feedForwardBufferCount(cin: 4 * c, hidden: hidden, cout: cout, threads: threads))
+                var buffers = [Float](repeating: 0, count: reductionHaarFeedForwardBufferCount(
+                    width: w, cin: cin, reduced: c, hidden: hidden, cout: cout, threads: threads))
+                parameters.withUnsafeBufferPointer { tp in
+                    let t = tp.baseAddress!, biases = t + weightFloats
+                    let reduction = DenseWeights(weightT: t, bias: biases, cin: cin, cout: c)
+                    let expand = DenseWeights(weightT: t + cin * c, bias: biases + c, cin: 4 * c, cout: hidden)
+                    let project = DenseWeights(weightT: t + cin * c + 4 * c * hidden, bias: biases + c + hidden, cin: hidden, cout: cout)
+                    level.ptr { l in haarBuffers.ptr { hb in ffBuffers.ptr { fb in want.ptr { o in
+                        reductionHaarForward(x: x, ldx: ldx, batch: n, height: h, width: w, reduction: reduction, y: l, ldy: 4 * c,
+                                             buffers: hb, bufferThreads: threads)
+                        feedForwardForward(x: l, ldx: 4 * c, rows: rows, expand: expand, project: project, mask: nil, y: o + 1, ldy: ldy,
+                                           buffers: fb, bufferThreads: threads)
+                    } } } }
+                    y.ptr { o in buffers.ptr { b in
+                        reductionHaarFeedForward(x: x, ldx: ldx, batch: n, height: h, width: w, reduction: reduction, expand: expand,
+                                                 project: project, y: o + 1, ldy: ldy, buffers: b, bufferThreads: threads)
+                    } }
+                }
+                XCTAssertEqual(y, want, "\(n) x \(h) x \(w), \(threads) threads")
+            }
+        }
+    }
+
     func testFusedFeedForwardInputGradientIsBitwiseTheSeparateLayers() throws {
         // project 96 -> 40 taken back through GELU * dropout, against denseBackward's dx and
         // geluBackward(derivative:), for fewer and more rows than one small-kernel product.
