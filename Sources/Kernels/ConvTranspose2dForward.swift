@@ -54,7 +54,7 @@ private struct ForwardPlan {
 /// and one set of chunk buffers per thread for up to `threads` threads (first holding the taps).
 func convTranspose2dForwardScratchCount(_ g: PatchGeometry, cin: Int, threads: Int) -> Int {
     let plan = ForwardPlan(g), plane = cin * g.channels
-    return 4 * classPositions * plane + cin + max(16 * plane, max(1, threads) * plan.chunkFloats(g, cin: cin))
+    return convTranspose2dClassKernelCount(cin: cin, cout: g.channels) + cin + max(16 * plane, max(1, threads) * plan.chunkFloats(g, cin: cin))
 }
 
 /// A per-channel affine map and optional residual applied to each output as it is written:
@@ -69,27 +69,44 @@ public struct ChannelEpilogue {
     }
 }
 
-/// y (row stride `ldy`, default cout) = convT(x) + bias, then `epilogue` when given. Each kind of
-/// tile is split evenly over up to `scratchThreads` threads (what `scratch` was sized for).
-public func convTranspose2dForward(
-    x: UnsafePointer<Float>, cin: Int, _ g: PatchGeometry,
-    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-    y: UnsafeMutablePointer<Float>, ldy: Int? = nil, epilogue: ChannelEpilogue? = nil,
-    scratch: UnsafeMutablePointer<Float>, scratchThreads: Int = 1
-) {
-    precondition(g.kernel == 4 && g.stride == 2 && g.pad == 1 && g.height == 2 * g.gridHeight && g.width == 2 * g.gridWidth,
-                 "convTranspose2dForward implements kernel 4, stride 2, padding 1")
-    let cout = g.channels, plan = ForwardPlan(g), plane = cin * cout
-    // weights[(class * classPositions + point) * cin * cout ...] is [cin, cout].
-    let weights = scratch, zeros = scratch + 4 * classPositions * plane, buffers = zeros + cin
-    zeros.update(repeating: 0, count: cin)
-    splitTaps(weight, plane: plane, into: buffers)  // the chunk buffers are free until the tiles start
-    let taps = UnsafeSendable(buffers), classes = UnsafeSendable(weights)
+/// Floats of a transposed convolution's class kernels (convTranspose2dClassKernels).
+public func convTranspose2dClassKernelCount(cin: Int, cout: Int) -> Int { 4 * classPositions * cin * cout }
+
+/// The forward's transformed weight: each parity class's 5 x 5 kernel transform, point (i, j) of
+/// class `parity` as [cin, cout] at kernels + (parity * 25 + i * 5 + j) * cin * cout. `scratch`
+/// holds the kernel's taps (16 * cin * cout floats).
+public func convTranspose2dClassKernels(weight: UnsafePointer<Float>, cin: Int, cout: Int, into kernels: UnsafeMutablePointer<Float>,
+                                        scratch: UnsafeMutablePointer<Float>) {
+    let plane = cin * cout
+    splitTaps(weight, plane: plane, into: scratch)
+    let taps = UnsafeSendable(scratch), classes = UnsafeSendable(kernels)
     Parallel.forRange(4, minPerThread: 1) { lo, hi in
         for parity in lo..<hi {
             transformClassKernel(taps: taps.value, plane: plane, parity: parity, into: classes.value + parity * classPositions * plane)
         }
     }
+}
+
+/// y (row stride `ldy`, default cout) = convT(x) + bias, then `epilogue` when given. Each kind of
+/// tile is split evenly over up to `scratchThreads` threads (what `scratch` was sized for).
+/// `classKernels`: the weight's convTranspose2dClassKernels, when the caller keeps them (they are
+/// built in `scratch` otherwise).
+public func convTranspose2dForward(
+    x: UnsafePointer<Float>, cin: Int, _ g: PatchGeometry,
+    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    y: UnsafeMutablePointer<Float>, ldy: Int? = nil, epilogue: ChannelEpilogue? = nil,
+    classKernels: UnsafePointer<Float>? = nil, scratch: UnsafeMutablePointer<Float>, scratchThreads: Int = 1
+) {
+    precondition(g.kernel == 4 && g.stride == 2 && g.pad == 1 && g.height == 2 * g.gridHeight && g.width == 2 * g.gridWidth,
+                 "convTranspose2dForward implements kernel 4, stride 2, padding 1")
+    let cout = g.channels, plan = ForwardPlan(g), plane = cin * cout
+    let zeros = scratch + convTranspose2dClassKernelCount(cin: cin, cout: cout), buffers = zeros + cin
+    zeros.update(repeating: 0, count: cin)
+    let weights = classKernels ?? {
+        // The chunk buffers hold the taps: they are free until the tiles start.
+        convTranspose2dClassKernels(weight: weight, cin: cin, cout: cout, into: scratch, scratch: buffers)
+        return UnsafePointer(scratch)
+    }()
     let tiling = OutputTiling(x: x, cin: cin, g: g, ldy: ldy ?? cout, y: y, zeros: zeros, bias: bias, epilogue: epilogue)
     let perThread = plan.chunkFloats(g, cin: cin)
     for entry in plan.kinds {

@@ -35,6 +35,8 @@ public final class WaveMixModel {
     public var gradientsReady: ((Int) -> Void)?
 
     private var workspace: Workspace?
+    /// Eval's transposed-convolution class kernels, rebuilt only when the weights change.
+    private let evalKernels = EvalKernels()
     /// When set, every layer's forward and backward is timed into it.
     public var profile: LayerProfile?
 
@@ -179,11 +181,16 @@ public final class WaveMixModel {
                     withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * ff.norm.channels) { affine in
                         let scale = affine.baseAddress!, shift = scale + ff.norm.channels
                         evalBatchNormAffine(ff.norm, scale: scale, shift: shift)
-                        convTranspose2dForward(x: acts.projected[k - 1], cin: ff.upsample.cin, ug,
+                        let (cin, cout) = (ff.upsample.cin, ug.channels)
+                        let classKernels = evalKernels.kernels(key: ff.upsample.weight, weight: p(ff.upsample.weight), count: cin * cout * 16,
+                                                               kernelCount: convTranspose2dClassKernelCount(cin: cin, cout: cout)) {
+                            convTranspose2dClassKernels(weight: p(ff.upsample.weight), cin: cin, cout: cout, into: $0, scratch: ws.kernelScratch)
+                        }
+                        convTranspose2dForward(x: acts.projected[k - 1], cin: cin, ug,
                                                weight: p(ff.upsample.weight), bias: p(ff.upsample.bias),
                                                y: target, ldy: ldTarget,
                                                epilogue: ChannelEpilogue(scale: scale, shift: shift, residual: k == 1 ? x : nil, ldr: c),
-                                               scratch: ws.kernelScratch, scratchThreads: ws.threads)
+                                               classKernels: classKernels, scratch: ws.kernelScratch, scratchThreads: ws.threads)
                     }
                 }
             }

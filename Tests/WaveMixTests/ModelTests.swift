@@ -125,6 +125,33 @@ final class ModelTests: XCTestCase {
         for (offset, values) in snapshots { XCTAssertEqual(values, Array(final[offset...]), "gradients above \(offset) changed after being reported final") }
     }
 
+    func testEvalKeepsTransformedWeightsOnlyWhileTheWeightsAreUnchanged() throws {
+        // Eval reuses the transposed convolutions' class kernels across forward passes. After the
+        // parameters change under it, its logits must be bitwise those of a fresh model holding
+        // the new parameters (which builds every kernel anew), for one level (the fused mixing
+        // path) and for two.
+        for level in [1, 2] {
+            let config = WaveMixConfig(numClasses: 5, depth: 2, mult: 2, ffChannel: 16, finalDim: 16, dropout: 0.5, level: level,
+                                       initialConv: .strided, patchSize: 4, stride: 1, inChans: 1)
+            let n = 3, input = randomInput(n * 16 * 16, seed: 9)
+            let model = try WaveMixModel(config: config, imageHeight: 16, imageWidth: 16, seed: 1)
+            func logits(_ model: WaveMixModel) -> [Float] {
+                input.withUnsafeBufferPointer { x in
+                    Array(UnsafeBufferPointer(start: model.forward(input: x.baseAddress!, batch: n, training: false), count: n * 5))
+                }
+            }
+            let before = logits(model)
+            XCTAssertEqual(logits(model), before, "level \(level): a second pass over unchanged weights")
+            for i in model.parameters.indices { model.parameters[i] *= 1.25 }
+            let after = logits(model)
+            XCTAssertNotEqual(after, before, "level \(level)")
+            let fresh = try WaveMixModel(config: config, imageHeight: 16, imageWidth: 16, seed: 2)
+            _ = fresh.parameters.update(fromContentsOf: model.parameters)
+            _ = fresh.buffers.update(fromContentsOf: model.buffers)
+            XCTAssertEqual(after, logits(fresh), "level \(level): kernels kept from weights that have since changed")
+        }
+    }
+
     func randomInput(_ count: Int, seed: UInt64) -> [Float] {
         var rng = SplitMix64(key: seed)
         return (0..<count).map { _ in rng.nextNormal() }
