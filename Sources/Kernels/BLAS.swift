@@ -145,12 +145,13 @@ func prefetchRows(_ p: UnsafePointer<Float>, ld: Int, rows: Range<Int>, count: I
     for r in rows { prefetchLines(p + r * ld, floats: count) }
 }
 
-/// Prefetches the lines holding p[0..<floats], to be read or (`write`) written.
+/// Prefetches the lines holding p[0..<floats] into L1, or (`l2`) into L2 only: data wanted after
+/// the work in between, which should not push that work's operands out of L1.
 @inline(__always)
-func prefetchLines(_ p: UnsafePointer<Float>, floats: Int, write: Bool = false) {
+func prefetchLines(_ p: UnsafePointer<Float>, floats: Int, l2: Bool = false) {
     let start = UnsafeRawPointer(p)
     for offset in stride(from: 0, to: floats * MemoryLayout<Float>.stride, by: 64) {
-        if write { wavemix_prefetch_write(start + offset) } else { wavemix_prefetch(start + offset) }
+        if l2 { wavemix_prefetch_l2(start + offset) } else { wavemix_prefetch(start + offset) }
     }
 }
 

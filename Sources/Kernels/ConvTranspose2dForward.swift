@@ -214,12 +214,6 @@ private func forwardTiles<Y: TwoTapAxis, X: TwoTapAxis>(
                                    h: h, w: w, zeros: o.zeros) { m, l in o.x + ((n * h + m) * w + l) * cin }
                         tileInput(Y.self, X.self, d, count: cin, temp: t8, into: v + (t - t0) * cin, stride: vs)
                     }
-                    let u = weights + (py * 2 + px) * classPositions * cin * cout
-                    for i in 0..<ny { for j in 0..<nx {
-                        let point = i * nx + j, classPoint = Y.sharedPoint(i) * FourOutputs.points + X.sharedPoint(j)
-                        gemm(transA: false, transB: false, m: t1 - t0, n: cout, k: cin, a: v + point * vs, lda: cin,
-                             b: u + classPoint * cin * cout, ldb: cout, beta: 0, c: product + point * ps, ldc: cout, split: false)
-                    } }
                     /// Calls body(j, pixel, inside) for output j of tile t: its pixel in the image, and
                     /// whether the image has it (tiles along the far edges may overhang).
                     @inline(__always) func forEachOutput(_ t: Int, _ body: (Int, Int, Bool) -> Void) {
@@ -229,18 +223,25 @@ private func forwardTiles<Y: TwoTapAxis, X: TwoTapAxis>(
                             body(a * mx + b, (n * 2 * h + 2 * m + py) * 2 * w + 2 * l + px, m < h && l < w)
                         } }
                     }
-                    for t in t0..<t1 {
-                        // The next tile's outputs (and residual rows) come from memory: fetch them
-                        // while this tile computes, so the writes below do not wait on each line.
-                        if t + 1 < t1 {
-                            forEachOutput(t + 1) { _, pixel, inside in
+                    let u = weights + (py * 2 + px) * classPositions * cin * cout
+                    for i in 0..<ny { for j in 0..<nx {
+                        let point = i * nx + j, classPoint = Y.sharedPoint(i) * FourOutputs.points + X.sharedPoint(j)
+                        // The outputs (and residual rows) come from memory: a share of them is
+                        // fetched into L2 while each GEMM computes, so the output transforms below
+                        // find them in cache instead of waiting on each line.
+                        for t in (t0 + (t1 - t0) * point / points)..<(t0 + (t1 - t0) * (point + 1) / points) {
+                            forEachOutput(t) { _, pixel, inside in
                                 guard inside else { return }
-                                prefetchLines(shared.value.y + pixel * ldy, floats: cout, write: true)
+                                prefetchLines(shared.value.y + pixel * ldy, floats: cout, l2: true)
                                 if let e = o.epilogue, let residual = e.residual, residual != UnsafePointer(shared.value.y) {
-                                    prefetchLines(residual + pixel * e.ldr, floats: cout)
+                                    prefetchLines(residual + pixel * e.ldr, floats: cout, l2: true)
                                 }
                             }
                         }
+                        gemm(transA: false, transB: false, m: t1 - t0, n: cout, k: cin, a: v + point * vs, lda: cin,
+                             b: u + classPoint * cin * cout, ldb: cout, beta: 0, c: product + point * ps, ldc: cout, split: false)
+                    } }
+                    for t in t0..<t1 {
                         forEachOutput(t) { j, pixel, inside in
                             writer.target(j, inside ? shared.value.y + pixel * ldy : nil, pixel: pixel)
                         }
