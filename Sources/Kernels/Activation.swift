@@ -52,6 +52,18 @@ func geluElements(x: UnsafePointer<Float>, mask: DropoutMask?, y: UnsafeMutableP
     }
 }
 
+/// geluElements of x + `bias` (per channel) over `rows` rows of `channels` elements, on the calling
+/// thread: the bias added as each value is loaded, the same single rounding as a dense layer's.
+@inline(__always)
+func geluBiasRows(x: UnsafePointer<Float>, bias: UnsafePointer<Float>, channels: Int, mask: DropoutMask?, y: UnsafeMutablePointer<Float>,
+                  rows: Int) {
+    if ActivationCPU.avx512 {
+        VectorLoopsAVX512.geluBiasForwardRows(x: x, bias: bias, channels: channels, keep: mask?.keep, scale: mask?.scale ?? 1, y: y, 0, rows)
+    } else {
+        VectorLoops.geluBiasForwardRows(x: x, bias: bias, channels: channels, keep: mask?.keep, scale: mask?.scale ?? 1, y: y, 0, rows)
+    }
+}
+
 /// The backward's recompute of the forward, keeping what the backward needs: y = GELU(x) * mask
 /// multiplier as geluForward writes it, and x overwritten with GELU'(x), so that the backward is
 /// `geluBackward(derivative:)`, one multiply pass, instead of a second erf and two exps per element.

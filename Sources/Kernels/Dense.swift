@@ -145,8 +145,15 @@ func feedForwardChunk(expand: DenseWeights, project: DenseWeights, a: UnsafePoin
                       mask: DropoutMask?, expanded: UnsafeMutablePointer<Float>, activated: UnsafeMutablePointer<Float>,
                       y: UnsafeMutablePointer<Float>, ldy: Int) {
     let hidden = expand.cout
-    denseChunk(expand, a: a, lda: lda, rows: count, c: expanded, ldc: hidden)
-    geluElements(x: expanded, mask: mask, y: activated, 0..<(count * hidden))
+    // The expand bias is added as GELU loads each value: the same single rounding as denseChunk's
+    // (which preloads it into C), without that pass over the chunk.
+    smallProduct(transB: false, m: count, n: hidden, k: expand.cin, a: a, lda: lda, b: expand.weightT, ldb: hidden, beta: 0,
+                 c: expanded, ldc: hidden, bias: nil)
+    if let bias = expand.bias {
+        geluBiasRows(x: expanded, bias: bias, channels: hidden, mask: mask, y: activated, rows: count)
+    } else {
+        geluElements(x: expanded, mask: mask, y: activated, 0..<(count * hidden))
+    }
     denseChunk(project, a: activated, lda: hidden, rows: count, c: y, ldc: ldy)
 }
 

@@ -18,9 +18,10 @@ public func haarForward(x: UnsafePointer<Float>, ldx: Int, batch: Int, height: I
     }
 }
 
-/// haarForward's output rows `rows` (row n * height/2 + i of the whole batch), on the calling thread.
+/// haarForward's output rows `rows` (row n * height/2 + i of the whole batch), on the calling thread,
+/// of x + `bias` (per channel) when given.
 @inline(__always)
-func haarForwardRows(x: UnsafePointer<Float>, ldx: Int, height: Int, width: Int, channels c: Int,
+func haarForwardRows(x: UnsafePointer<Float>, ldx: Int, height: Int, width: Int, channels c: Int, bias: UnsafePointer<Float>? = nil,
                      y: UnsafeMutablePointer<Float>, ldy: Int, _ rows: Range<Int>) {
     let h2 = height / 2, w2 = width / 2, t = haarTap
     for row in rows {
@@ -33,7 +34,11 @@ func haarForwardRows(x: UnsafePointer<Float>, ldx: Int, height: Int, width: Int,
             // layout keeps LLVM from vectorising the scalar loop).
             @inline(__always) func channels<L: ChannelLanes>(_: L.Type, _ ch: Int) {
                 let tv = L.Vector(repeating: t)
-                let av = L.load(a + ch), bv = L.load(b + ch), cv = L.load(cc + ch), dv = L.load(d + ch)
+                var av = L.load(a + ch), bv = L.load(b + ch), cv = L.load(cc + ch), dv = L.load(d + ch)
+                if let bias {
+                    let bias = L.load(bias + ch)
+                    av = av + bias; bv = bv + bias; cv = cv + bias; dv = dv + bias
+                }
                 let rowLoTop = tv * av + tv * bv, rowHiTop = tv * av - tv * bv
                 let rowLoBottom = tv * cv + tv * dv, rowHiBottom = tv * cv - tv * dv
                 L.store(tv * rowLoTop + tv * rowLoBottom, o + ch)
@@ -139,8 +144,11 @@ func reductionHaarChunk(x: UnsafePointer<Float>, ldx: Int, width: Int, reduction
     if reduction.cin >= 128 {  // as gemmInSmallProducts
         prefetchRows(x, ld: ldx, rows: r1..<min(end * 2 * width, 2 * r1 - r0), count: reduction.cin)
     }
-    denseChunk(reduction, a: x + r0 * ldx, lda: ldx, rows: r1 - r0, c: reduced, ldc: reduction.cout)
+    // The bias is added as the wavelet transform loads each value: the same single rounding as
+    // denseChunk's (which preloads it into C), without that pass over the chunk.
+    smallProduct(transB: false, m: r1 - r0, n: reduction.cout, k: reduction.cin, a: x + r0 * ldx, lda: ldx, b: reduction.weightT,
+                 ldb: reduction.cout, beta: 0, c: reduced, ldc: reduction.cout, bias: nil)
     // The chunk's pairs as one image of 2 * pairs.count rows: pairs never straddle images.
     haarForwardRows(x: reduced, ldx: reduction.cout, height: 2 * pairs.count, width: width, channels: reduction.cout,
-                    y: y, ldy: ldy, 0..<pairs.count)
+                    bias: reduction.bias, y: y, ldy: ldy, 0..<pairs.count)
 }

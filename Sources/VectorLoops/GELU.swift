@@ -62,6 +62,21 @@ public func geluForwardRange(x: UnsafePointer<Float>, keep: UnsafePointer<UInt8>
     }
 }
 
+/// geluForwardRange of x plus a per-channel bias: for rows r in lo..<hi of `channels` elements,
+/// y[r, c] = GELU(x[r, c] + bias[c]) * multiplier. y may alias x.
+public func geluBiasForwardRows(x: UnsafePointer<Float>, bias: UnsafePointer<Float>, channels: Int, keep: UnsafePointer<UInt8>?,
+                                scale: Float, y: UnsafeMutablePointer<Float>, _ lo: Int, _ hi: Int) {
+    for r in lo..<hi {
+        let x = x + r * channels, y = y + r * channels
+        if let keep {
+            let keep = keep + r * channels
+            for c in 0..<channels { y[c] = geluValue(x[c] + bias[c]) * (Float(keep[c]) * scale) }
+        } else {
+            for c in 0..<channels { y[c] = geluValue(x[c] + bias[c]) }
+        }
+    }
+}
+
 /// For i in lo..<hi: y[i] = GELU(x[i]) * multiplier as geluForwardRange writes it, and x[i] =
 /// GELU'(x[i]) (geluDerivative's bits).
 public func geluRecomputeRange(x: UnsafeMutablePointer<Float>, keep: UnsafePointer<UInt8>?, scale: Float,
