@@ -205,7 +205,7 @@ public final class WaveMixModel {
         let (r, ff) = (block.reduction, block.feedforwards[0])
         let (expand, project) = (ff.expand, ff.project), rows = pixels / 4
         let flops = 2.0 * Double(pixels * r.cin * r.cout + rows * expand.cout * (expand.cin + project.cout))
-        timed("fwd reduction + dwt + ff (eval)", flops: flops,
+        timed("fwd reduction+dwt+ff (eval)", flops: flops,
               floats: pixels * r.cin + rows * project.cout + r.cin * r.cout + expand.cout * (expand.cin + project.cout)) {
             let reductionT = ws.kernelScratch, expandT = reductionT + r.cin * r.cout, projectT = expandT + expand.cin * expand.cout
             transposeWeight(p(r.weight), cin: r.cin, cout: r.cout, into: reductionT)
