@@ -33,10 +33,9 @@ public func reductionHaarFeedForward(
     if let observe = GEMMShape.observer {
         for piece in 0..<pieces {
             forEachChunk(rows: pairs, piece: piece, of: pieces, chunk: chunk) { p0, p1 in
-                observe(GEMMShape(transA: false, transB: false, m: (p1 - p0) * 2 * width, n: c, k: reduction.cin,
-                                  accumulate: reduction.bias != nil))
+                observe(reductionShape(pairs: p0..<p1, width: width, reduction: reduction))
                 forEachChunk(rows: (p1 - p0) * half, piece: 0, of: 1, chunk: rowsPerChunk) { r0, r1 in
-                    observe(GEMMShape(transA: false, transB: false, m: r1 - r0, n: hidden, k: level, accumulate: expand.bias != nil))
+                    observe(GEMMShape(transA: false, transB: false, m: r1 - r0, n: hidden, k: level, accumulate: false))
                     observe(GEMMShape(transA: false, transB: false, m: r1 - r0, n: project.cout, k: hidden,
                                       accumulate: project.bias != nil))
                 }

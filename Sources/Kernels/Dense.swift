@@ -120,7 +120,7 @@ public func feedForwardForward(
     if let observe = GEMMShape.observer {
         for piece in 0..<pieces {
             forEachChunk(rows: rows, piece: piece, of: pieces, chunk: chunk) { r0, r1 in
-                observe(GEMMShape(transA: false, transB: false, m: r1 - r0, n: hidden, k: expand.cin, accumulate: expand.bias != nil))
+                observe(GEMMShape(transA: false, transB: false, m: r1 - r0, n: hidden, k: expand.cin, accumulate: false))
                 observe(GEMMShape(transA: false, transB: false, m: r1 - r0, n: project.cout, k: hidden, accumulate: project.bias != nil))
             }
         }

@@ -117,8 +117,7 @@ public func reductionHaarForward(
     if let observe = GEMMShape.observer {
         for piece in 0..<pieces {
             forEachChunk(rows: pairs, piece: piece, of: pieces, chunk: chunk) { p0, p1 in
-                observe(GEMMShape(transA: false, transB: false, m: (p1 - p0) * 2 * width, n: c, k: reduction.cin,
-                                  accumulate: reduction.bias != nil))
+                observe(reductionShape(pairs: p0..<p1, width: width, reduction: reduction))
             }
         }
     }
@@ -131,6 +130,11 @@ public func reductionHaarForward(
                                reduced: reduced, y: out.value + p0 * (width / 2) * ldy, ldy: ldy)
         }
     }
+}
+
+/// The GEMM reductionHaarChunk runs for `pairs`, for the profiler (its bias is added afterwards).
+func reductionShape(pairs: Range<Int>, width: Int, reduction: DenseWeights) -> GEMMShape {
+    GEMMShape(transA: false, transB: false, m: pairs.count * 2 * width, n: reduction.cout, k: reduction.cin, accumulate: false)
 }
 
 /// One chunk of reductionHaarForward, pairs of image rows `pairs` (at most
