@@ -55,12 +55,13 @@ func geluElements(x: UnsafePointer<Float>, mask: DropoutMask?, y: UnsafeMutableP
 /// geluElements of x + `bias` (per channel) over `rows` rows of `channels` elements, on the calling
 /// thread: the bias added as each value is loaded, the same single rounding as a dense layer's.
 @inline(__always)
-func geluBiasRows(x: UnsafePointer<Float>, bias: UnsafePointer<Float>, channels: Int, mask: DropoutMask?, y: UnsafeMutablePointer<Float>,
-                  rows: Int) {
+func geluBiasRows(x: UnsafePointer<Float>, bias: UnsafePointer<Float>, channels: Int, mask: DropoutMask?,
+                  y: UnsafeMutablePointer<Float>, rows: Int) {
+    let (keep, scale) = (mask?.keep, mask?.scale ?? 1)
     if ActivationCPU.avx512 {
-        VectorLoopsAVX512.geluBiasForwardRows(x: x, bias: bias, channels: channels, keep: mask?.keep, scale: mask?.scale ?? 1, y: y, 0, rows)
+        VectorLoopsAVX512.geluBiasForwardRows(x: x, bias: bias, channels: channels, keep: keep, scale: scale, y: y, 0, rows)
     } else {
-        VectorLoops.geluBiasForwardRows(x: x, bias: bias, channels: channels, keep: mask?.keep, scale: mask?.scale ?? 1, y: y, 0, rows)
+        VectorLoops.geluBiasForwardRows(x: x, bias: bias, channels: channels, keep: keep, scale: scale, y: y, 0, rows)
     }
 }
 

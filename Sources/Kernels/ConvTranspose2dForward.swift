@@ -54,7 +54,8 @@ private struct ForwardPlan {
 /// and one set of chunk buffers per thread for up to `threads` threads (first holding the taps).
 func convTranspose2dForwardScratchCount(_ g: PatchGeometry, cin: Int, threads: Int) -> Int {
     let plan = ForwardPlan(g), plane = cin * g.channels
-    return convTranspose2dClassKernelCount(cin: cin, cout: g.channels) + cin + max(16 * plane, max(1, threads) * plan.chunkFloats(g, cin: cin))
+    return convTranspose2dClassKernelCount(cin: cin, cout: g.channels) + cin
+        + max(16 * plane, max(1, threads) * plan.chunkFloats(g, cin: cin))
 }
 
 /// A per-channel affine map and optional residual applied to each output as it is written:
@@ -99,7 +100,7 @@ public func convTranspose2dForward(
 ) {
     precondition(g.kernel == 4 && g.stride == 2 && g.pad == 1 && g.height == 2 * g.gridHeight && g.width == 2 * g.gridWidth,
                  "convTranspose2dForward implements kernel 4, stride 2, padding 1")
-    let cout = g.channels, plan = ForwardPlan(g), plane = cin * cout
+    let cout = g.channels, plan = ForwardPlan(g)
     let zeros = scratch + convTranspose2dClassKernelCount(cin: cin, cout: cout), buffers = zeros + cin
     zeros.update(repeating: 0, count: cin)
     let weights = classKernels ?? {

@@ -19,7 +19,8 @@ final class EvalKernels {
     func kernels(key: Int, weight: UnsafePointer<Float>, count: Int, kernelCount: Int,
                  build: (UnsafeMutablePointer<Float>) -> Void) -> UnsafePointer<Float> {
         var entry = entries[key] ?? Entry(source: .allocate(capacity: count), sourceCount: count,
-                                          kernels: allocateHugePageBuffer(of: Float.self, count: kernelCount), kernelCount: kernelCount, built: false)
+                                          kernels: allocateHugePageBuffer(of: Float.self, count: kernelCount),
+                                          kernelCount: kernelCount, built: false)
         precondition(entry.sourceCount == count && entry.kernelCount == kernelCount, "EvalKernels: layer \(key) changed size")
         if !entry.built || memcmp(entry.source, weight, count * MemoryLayout<Float>.stride) != 0 {
             entry.source.update(from: weight, count: count)

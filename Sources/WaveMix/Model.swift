@@ -182,12 +182,13 @@ public final class WaveMixModel {
                         let scale = affine.baseAddress!, shift = scale + ff.norm.channels
                         evalBatchNormAffine(ff.norm, scale: scale, shift: shift)
                         let (cin, cout) = (ff.upsample.cin, ug.channels)
-                        let classKernels = evalKernels.kernels(key: ff.upsample.weight, weight: p(ff.upsample.weight), count: cin * cout * 16,
+                        let weight = p(ff.upsample.weight)
+                        let classKernels = evalKernels.kernels(key: ff.upsample.weight, weight: weight, count: cin * cout * 16,
                                                                kernelCount: convTranspose2dClassKernelCount(cin: cin, cout: cout)) {
-                            convTranspose2dClassKernels(weight: p(ff.upsample.weight), cin: cin, cout: cout, into: $0, scratch: ws.kernelScratch)
+                            convTranspose2dClassKernels(weight: weight, cin: cin, cout: cout, into: $0, scratch: ws.kernelScratch)
                         }
                         convTranspose2dForward(x: acts.projected[k - 1], cin: cin, ug,
-                                               weight: p(ff.upsample.weight), bias: p(ff.upsample.bias),
+                                               weight: weight, bias: p(ff.upsample.bias),
                                                y: target, ldy: ldTarget,
                                                epilogue: ChannelEpilogue(scale: scale, shift: shift, residual: k == 1 ? x : nil, ldr: c),
                                                classKernels: classKernels, scratch: ws.kernelScratch, scratchThreads: ws.threads)

@@ -154,7 +154,8 @@ final class Workspace {
         scratch = max(scratch, feedForwards.map { $0.expand.cin * $0.expand.cout + $0.project.cin * $0.project.cout }.max() ?? 0)
         // Eval's fused mixing of one-level blocks writes all three of its layers' there.
         scratch = max(scratch, arch.blocks.map { b in
-            b.reduction.cin * b.reduction.cout + b.feedforwards.map { $0.expand.cin * $0.expand.cout + $0.project.cin * $0.project.cout }.reduce(0, +)
+            b.reduction.cin * b.reduction.cout
+                + b.feedforwards.map { $0.expand.cin * $0.expand.cout + $0.project.cin * $0.project.cout }.reduce(0, +)
         }.max() ?? 0)
         let scratchOff = take(scratch)
         // Per-thread chunks of the fused feed-forward, where it applies (feedForwardChunkRows).
