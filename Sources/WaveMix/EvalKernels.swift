@@ -10,29 +10,26 @@ final class EvalKernels {
     private struct Entry {
         let source: UnsafeMutablePointer<Float>, sourceCount: Int
         let kernels: UnsafeMutablePointer<Float>, kernelCount: Int
-        var built: Bool
     }
+    /// Only entries whose kernels have been built from their source.
     private var entries: [Int: Entry] = [:]
 
     /// The kernels built from `weight` (`count` floats, parameter offset `key`) by `build`, which
     /// writes `kernelCount` floats: kept from an earlier call while the weight's bits are the same.
     func kernels(key: Int, weight: UnsafePointer<Float>, count: Int, kernelCount: Int,
                  build: (UnsafeMutablePointer<Float>) -> Void) -> UnsafePointer<Float> {
-        var entry = entries[key] ?? Entry(source: .allocate(capacity: count), sourceCount: count,
-                                          kernels: allocateHugePageBuffer(of: Float.self, count: kernelCount),
-                                          kernelCount: kernelCount, built: false)
-        precondition(entry.sourceCount == count && entry.kernelCount == kernelCount, "EvalKernels: layer \(key) changed size")
-        if !entry.built || memcmp(entry.source, weight, count * MemoryLayout<Float>.stride) != 0 {
-            entry.source.update(from: weight, count: count)
-            build(entry.kernels)
-            entry.built = true
-            entries[key] = entry
+        if let entry = entries[key] {
+            precondition(entry.sourceCount == count && entry.kernelCount == kernelCount, "EvalKernels: layer \(key) changed size")
+            if memcmp(entry.source, weight, count * MemoryLayout<Float>.stride) == 0 { return UnsafePointer(entry.kernels) }
         }
+        let entry = entries[key] ?? Entry(source: .allocate(capacity: count), sourceCount: count,
+                                          kernels: allocateHugePageBuffer(of: Float.self, count: kernelCount),
+                                          kernelCount: kernelCount)
+        entry.source.update(from: weight, count: count)
+        build(entry.kernels)
+        entries[key] = entry
         return UnsafePointer(entry.kernels)
     }
-
-    /// Floats held (copies and kernels).
-    var floatCount: Int { entries.values.reduce(0) { $0 + $1.sourceCount + $1.kernelCount } }
 
     deinit {
         for entry in entries.values {

@@ -131,23 +131,22 @@ public final class WaveMixModel {
         let pixels = n * geo.blockHeight * geo.blockWidth
         // Eval with one level: the reduction, the level and the feed-forward in one pass (the
         // level never goes to memory); the loop below then only upsamples.
-        let mixed = !training && ws.mixingBuffers != nil
-        if mixed, let buffers = ws.mixingBuffers {
-            mixingForward(block, n, x: x, buffers: buffers, ws)
+        let mixing = training ? nil : ws.mixingBuffers
+        if let mixing {
+            mixingForward(block, n, x: x, buffers: mixing, ws)
         } else if let buffers = ws.reductionHaarBuffers {
             // Wavelet levels: level k transforms level k-1's LL channels (the reduction output at k = 1).
             let r = block.reduction
             timed("fwd reduction 1x1 + dwt", flops: 2.0 * Double(pixels * r.cin * r.cout),
                   floats: pixels * (r.cin + r.cout) + r.cin * r.cout) {
-                transposeWeight(p(r.weight), cin: r.cin, cout: r.cout, into: ws.kernelScratch)
                 reductionHaarForward(x: x, ldx: c, batch: n, height: geo.blockHeight, width: geo.blockWidth,
-                                     reduction: DenseWeights(weightT: ws.kernelScratch, bias: p(r.bias), cin: r.cin, cout: r.cout),
+                                     reduction: transposed(r, into: ws.kernelScratch),
                                      y: acts.levels[0], ldy: levelWidth(1), buffers: buffers, bufferThreads: ws.threads)
             }
         } else {
             dense("reduction", block.reduction, x: x, ldx: c, rows: pixels, y: acts.reduced, ldy: c4)
         }
-        for k in (ws.reductionHaarBuffers == nil ? 1 : 2)..<(levels + 1) where !mixed {
+        for k in (ws.reductionHaarBuffers == nil ? 1 : 2)..<(levels + 1) where mixing == nil {
             let (h, w) = geo.levelSize(k - 1)
             let source = k == 1 ? acts.reduced : acts.levels[k - 2]
             timed("fwd dwt", floats: 2 * n * h * w * c4) {
@@ -159,7 +158,7 @@ public final class WaveMixModel {
         // c channels), and the level-1 one adds the residual into the block output.
         for k in stride(from: levels, through: 1, by: -1) {
             let ff = block.feedforwards[k - 1]
-            if !mixed { feedForward(block, level: k, n, training, dropout, ws) }
+            if mixing == nil { feedForward(block, level: k, n, training, dropout, ws) }
             let ug = upsampleGeometry(k, n, ff)
             let flops = 2.0 * Double(ug.rows * ug.patchSize * ff.upsample.cin)
             let floats = ug.rows * ff.upsample.cin + ug.patchSize * ff.upsample.cin + ug.batch * ug.height * ug.width * ug.channels
@@ -208,15 +207,10 @@ public final class WaveMixModel {
         let flops = 2.0 * Double(pixels * r.cin * r.cout + rows * expand.cout * (expand.cin + project.cout))
         timed("fwd reduction+dwt+ff (eval)", flops: flops,
               floats: pixels * r.cin + rows * project.cout + r.cin * r.cout + expand.cout * (expand.cin + project.cout)) {
-            let reductionT = ws.kernelScratch, expandT = reductionT + r.cin * r.cout, projectT = expandT + expand.cin * expand.cout
-            transposeWeight(p(r.weight), cin: r.cin, cout: r.cout, into: reductionT)
-            transposeWeight(p(expand.weight), cin: expand.cin, cout: expand.cout, into: expandT)
-            transposeWeight(p(project.weight), cin: project.cin, cout: project.cout, into: projectT)
+            let expandT = ws.kernelScratch + r.cin * r.cout, projectT = expandT + expand.cin * expand.cout
             reductionHaarFeedForward(x: x, ldx: c, batch: n, height: geo.blockHeight, width: geo.blockWidth,
-                                     reduction: DenseWeights(weightT: reductionT, bias: p(r.bias), cin: r.cin, cout: r.cout),
-                                     expand: DenseWeights(weightT: expandT, bias: p(expand.bias), cin: expand.cin, cout: expand.cout),
-                                     project: DenseWeights(weightT: projectT, bias: p(project.bias), cin: project.cin,
-                                                           cout: project.cout),
+                                     reduction: transposed(r, into: ws.kernelScratch), expand: transposed(expand, into: expandT),
+                                     project: transposed(project, into: projectT),
                                      y: acts.projected[0], ldy: project.cout, buffers: buffers, bufferThreads: ws.threads)
         }
     }
@@ -238,12 +232,9 @@ public final class WaveMixModel {
             let flops = 2.0 * Double(rows * m * (expand.cin + project.cout))
             timed("fwd expand + gelu + project", flops: flops,
                   floats: rows * (expand.cin + project.cout) + m * (expand.cin + project.cout) + (mask == nil ? 0 : rows * m / 4)) {
-                let expandT = ws.kernelScratch, projectT = expandT + expand.cin * m
-                transposeWeight(p(expand.weight), cin: expand.cin, cout: m, into: expandT)
-                transposeWeight(p(project.weight), cin: m, cout: project.cout, into: projectT)
                 feedForwardForward(x: acts.levels[k - 1], ldx: levelWidth(k), rows: rows,
-                                   expand: DenseWeights(weightT: expandT, bias: p(expand.bias), cin: expand.cin, cout: m),
-                                   project: DenseWeights(weightT: projectT, bias: p(project.bias), cin: m, cout: project.cout),
+                                   expand: transposed(expand, into: ws.kernelScratch),
+                                   project: transposed(project, into: ws.kernelScratch + expand.cin * m),
                                    mask: mask, y: acts.projected[k - 1], ldy: project.cout, buffers: buffers, bufferThreads: ws.threads)
             }
         } else {
@@ -493,6 +484,12 @@ public final class WaveMixModel {
 
     @inline(__always) private func p(_ offset: Int) -> UnsafeMutablePointer<Float> { parameters.baseAddress! + offset }
     @inline(__always) private func g(_ offset: Int) -> UnsafeMutablePointer<Float> { gradients.baseAddress! + offset }
+
+    /// A 1x1 layer for the fused kernels: its weight transposed into `scratch`, and its bias.
+    private func transposed(_ layer: DenseLayer, into scratch: UnsafeMutablePointer<Float>) -> DenseWeights {
+        transposeWeight(p(layer.weight), cin: layer.cin, cout: layer.cout, into: scratch)
+        return DenseWeights(weightT: scratch, bias: p(layer.bias), cin: layer.cin, cout: layer.cout)
+    }
 
     /// Channels of the level-k buffer: its own cat(LL, details), plus the deeper level's output below level J.
     private func levelWidth(_ k: Int) -> Int { k == config.level ? config.finalDim : config.finalDim * 3 / 2 }

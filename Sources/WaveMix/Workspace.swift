@@ -147,16 +147,15 @@ final class Workspace {
             scratch = max(scratch, convTranspose2dScratchCount(g, cin: f, threads: threads))
         }
         // The dense layers' forward writes its transposed weight there (denseForward), the fused
-        // feed-forward both of its layers' (feedForwardForward).
+        // feed-forward both of its layers' (feedForwardForward), eval's fused mixing a block's
+        // reduction and feed-forward (reductionHaarFeedForward): at most one block's 1x1 layers.
         let denseLayers = arch.blocks.flatMap { [$0.reduction] + $0.feedforwards.flatMap { [$0.expand, $0.project] } } + [arch.head!]
         scratch = max(scratch, denseLayers.map { $0.cin * $0.cout }.max()!)
-        let feedForwards = arch.blocks.flatMap(\.feedforwards)
-        scratch = max(scratch, feedForwards.map { $0.expand.cin * $0.expand.cout + $0.project.cin * $0.project.cout }.max() ?? 0)
-        // Eval's fused mixing of one-level blocks writes all three of its layers' there.
         scratch = max(scratch, arch.blocks.map { b in
             b.reduction.cin * b.reduction.cout
                 + b.feedforwards.map { $0.expand.cin * $0.expand.cout + $0.project.cin * $0.project.cout }.reduce(0, +)
         }.max() ?? 0)
+        let feedForwards = arch.blocks.flatMap(\.feedforwards)
         let scratchOff = take(scratch)
         // Per-thread chunks of the fused feed-forward, where it applies (feedForwardChunkRows).
         let fusedFloats = feedForwards.map { [threads = Parallel.threads] in
