@@ -14,7 +14,7 @@ let targetCPU = Context.environment["WAVEMIX_TARGET_CPU"] ?? "none"
 #endif
 let numeric: [SwiftSetting] = targetCPU == "none" ? [] : [.unsafeFlags(["-target-cpu", targetCPU])]
 // The element loops of VectorLoops are also built for AVX-512 (znver4: Zen 4/5, and Intel CPUs with the same
-// extensions); Kernels runs that build only where the CPU has them (ActivationCPU).
+// extensions); Kernels runs that build only where the CPU has them (ElementLoops).
 #if arch(x86_64)
 let avx512: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "znver4"])]
 #else
@@ -46,18 +46,18 @@ let package = Package(
         .target(name: "Checkpoint", dependencies: ["CZstd"]),
         .target(name: "Training", dependencies: ["WaveMix", "Kernels", "Comm", "Data", "Checkpoint"]),
         .executableTarget(name: "wavemix", dependencies: [
-            "Training", "WaveMix", "Data", "Checkpoint", "Comm",
+            "Training", "WaveMix", "Kernels", "Data", "Checkpoint", "Comm",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Helpers for the tests that run whole programs (the binary, mpirun, scripts).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "VectorLoops", "VectorLoopsAVX512"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "VectorLoops", "VectorLoopsAVX512", "TestSupport"]),
         .testTarget(name: "WaveMixTests", dependencies: ["WaveMix", "Checkpoint"], exclude: ["Fixtures"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Kernels"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "WaveMix", "Data", "Checkpoint"]),
         .testTarget(name: "CommTests", dependencies: ["Comm", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["wavemix", "TestSupport", "Checkpoint", "Training"]),
+        .testTarget(name: "CLITests", dependencies: ["wavemix", "TestSupport", "Checkpoint", "Training", "Kernels"]),
     ]
 )

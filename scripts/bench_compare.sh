@@ -40,6 +40,13 @@ shape() {
 }
 common="--mult 2 --level 1 --stride 1 --num-classes 10 --batch-size 128 --image-size 28 --in-chans 1"
 
+# The machine and the kernels each side runs: ratios are only comparable on the same CPU.
+kernels=$("$WAVEMIX" bench --final-dim 8 --ff-channel 8 --depth 1 --batch-size 2 --steps 1 --warmup 0 --threads 1 --json |
+          python3 -c 'import json, sys; r = json.load(sys.stdin); print("%s; wavemix: OpenBLAS %s kernels, element loops %s" % (r["cpu"], r["blas_core"], r["element_loops"]))')
+torch_version=$("$PY" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo "?")
+echo "CPU: $kernels; PyTorch $torch_version; $(nproc) cores available"
+echo
+
 echo "| config | threads | train img/s (Swift) | train img/s (PyTorch) | ratio | forward img/s (Swift) | forward img/s (PyTorch) | ratio | peak RSS MiB (Swift / PyTorch) |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for c in $configs; do

@@ -1,19 +1,16 @@
 // nn.GELU (erf form) and nn.Dropout over whole tensors. Their element loops live in VectorLoops,
-// compiled twice (baseline and AVX-512, see Sources/VectorLoops/GELU.swift); ActivationCPU picks one.
+// compiled twice (baseline and AVX-512, see Sources/VectorLoops/GELU.swift); ElementLoops picks one.
 import Foundation
 import VectorLoops
 import VectorLoopsAVX512
 
-/// Whether the element loops run their AVX-512 build: where /proc/cpuinfo lists every AVX-512 and
-/// related extension the znver4 target may use, unless WAVEMIX_AVX512=0.
-enum ActivationCPU {
+/// Whether the element loops run their AVX-512 build: where the CPU has every AVX-512 and related
+/// extension the znver4 target may use, unless WAVEMIX_AVX512=0.
+enum ElementLoops {
     static let avx512: Bool = {
         #if arch(x86_64)
         if ProcessInfo.processInfo.environment["WAVEMIX_AVX512"] == "0" { return false }
-        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
-        let flags = Set(line.split(separator: " ").map(String.init))
-        return required.allSatisfy(flags.contains)
+        return CPUFeatures.current.has(required)
         #else
         return false
         #endif
@@ -45,7 +42,7 @@ public func geluForward(x: UnsafePointer<Float>, mask: DropoutMask?, y: UnsafeMu
 /// geluForward's elements `range`, on the calling thread.
 @inline(__always)
 func geluElements(x: UnsafePointer<Float>, mask: DropoutMask?, y: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
-    if ActivationCPU.avx512 {
+    if ElementLoops.avx512 {
         VectorLoopsAVX512.geluForwardRange(x: x, keep: mask?.keep, scale: mask?.scale ?? 1, y: y, range.lowerBound, range.upperBound)
     } else {
         VectorLoops.geluForwardRange(x: x, keep: mask?.keep, scale: mask?.scale ?? 1, y: y, range.lowerBound, range.upperBound)
@@ -58,7 +55,7 @@ func geluElements(x: UnsafePointer<Float>, mask: DropoutMask?, y: UnsafeMutableP
 func geluBiasRows(x: UnsafePointer<Float>, bias: UnsafePointer<Float>, channels: Int, mask: DropoutMask?,
                   y: UnsafeMutablePointer<Float>, rows: Int) {
     let (keep, scale) = (mask?.keep, mask?.scale ?? 1)
-    if ActivationCPU.avx512 {
+    if ElementLoops.avx512 {
         VectorLoopsAVX512.geluBiasForwardRows(x: x, bias: bias, channels: channels, keep: keep, scale: scale, y: y, 0, rows)
     } else {
         VectorLoops.geluBiasForwardRows(x: x, bias: bias, channels: channels, keep: keep, scale: scale, y: y, 0, rows)
@@ -72,7 +69,7 @@ func geluBiasRows(x: UnsafePointer<Float>, bias: UnsafePointer<Float>, channels:
 public func geluRecompute(x: UnsafeMutablePointer<Float>, mask: DropoutMask?, y: UnsafeMutablePointer<Float>, count: Int) {
     let inOut = UnsafeSendable(x), out = UnsafeSendable(y)
     Parallel.forRange(count, minPerThread: 32_768) { lo, hi in
-        if ActivationCPU.avx512 {
+        if ElementLoops.avx512 {
             VectorLoopsAVX512.geluRecomputeRange(x: inOut.value, keep: mask?.keep, scale: mask?.scale ?? 1, y: out.value, lo, hi)
         } else {
             VectorLoops.geluRecomputeRange(x: inOut.value, keep: mask?.keep, scale: mask?.scale ?? 1, y: out.value, lo, hi)
@@ -129,7 +126,7 @@ public func dropoutMask(samples: Int, perSample: Int, probability p: Float, seed
             let s = j / blocksPerSample, b = j % blocksPerSample
             let stream = SplitMix64(key: seed, step, UInt64(layer), UInt64(sampleIDs[s]), UInt64(b))
             let start = s * perSample + b * block, count = min(perSample, (b + 1) * block) - b * block
-            if ActivationCPU.avx512 {
+            if ElementLoops.avx512 {
                 VectorLoopsAVX512.dropoutKeepFlags(state: stream.state, probability: p, into: out.value + start, count: count)
             } else {
                 VectorLoops.dropoutKeepFlags(state: stream.state, probability: p, into: out.value + start, count: count)

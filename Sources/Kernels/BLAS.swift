@@ -32,14 +32,11 @@ public func gemm(
         return
     }
     GEMMShape.observer?(GEMMShape(transA: transA, transB: transB, m: m, n: n, k: k, accumulate: beta != 0))
-    let pieces = GEMMSplit.pieces(m: m, n: n, k: k)
+    let (splitRows, pieces) = GEMMSplit.plan(m: m, n: n, k: k)
     if pieces <= 1 {
         sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
     }
-    // Split the longer side of C, in blocks aligned to the microkernel tile so no piece runs
-    // more edge cases than the whole call would.
-    let splitRows = m >= n
     let extent = splitRows ? m : n
     let output = UnsafeSendable(c)
     Parallel.forEach(pieces) { p in
@@ -106,8 +103,8 @@ public func gemmInSmallProducts(
                               accumulate: i > 0 || beta != 0))
         }
     }
-    // Blocks of C's longer side, aligned to the microkernel tile as in `gemm`.
-    let splitRows = m >= n, extent = splitRows ? m : n
+    // Blocks of C's longer side, cut as in `gemm`.
+    let splitRows = GEMMSplit.splitsRows(m: m, n: n), extent = splitRows ? m : n
     let pieces = max(1, min(Parallel.threads, extent / GEMMSplit.tile))
     Parallel.forEach(pieces) { p in
         let (lo, hi) = GEMMSplit.block(p, of: pieces, extent: extent)
@@ -175,9 +172,22 @@ public struct GEMMShape: Hashable, Sendable {
     public var sizes: (a: Int, b: Int, c: Int) { (m * k, k * n, m * n) }
 }
 
+/// Where a GEMM may be cut between threads without changing a bit, by OpenBLAS kernel set
+/// (measured on OpenBLAS 0.3.21 with random shapes against one call; the kernel-set tests in
+/// KernelsTests run the split checks under each set this CPU can execute):
+/// - AVX-512 sets: C's rows or columns at multiples of their 16-wide tile. Their small-matrix
+///   kernel (SmallGEMM) rounds differently from the packed one, so no piece of a larger product
+///   may be that small.
+/// - Every other set: rows only, at multiples of 48. Haswell's and Zen's kernels give the same bits
+///   for row cuts at multiples of 12 only, the SSE sets at multiples of 8 or 16, and a column cut
+///   changes the columns next to it in Haswell's.
 enum GEMMSplit {
-    /// Rows/columns per block boundary (the AVX-512 sgemm kernel's 16-wide tile).
-    static let tile = 16
+    /// Whether the kernel set is one of the AVX-512 ones, which also give the same bits for a row
+    /// cut anywhere (forEachChunk relies on it).
+    static let avx512Kernels = SmallGEMM.available
+    /// Rows/columns per block boundary.
+    static let tile = avx512Kernels ? 16 : 48
+    static let columns = avx512Kernels
     /// Below this many multiply-adds per piece, waking another thread costs more than it saves.
     static let minMACsPerPiece = 1 << 20
 
@@ -187,12 +197,22 @@ enum GEMMSplit {
         return (lo, p == pieces - 1 ? extent : min(extent, extent / tile * (p + 1) / pieces * tile))
     }
 
-    static func pieces(m: Int, n: Int, k: Int) -> Int {
+    /// Whether C is cut into blocks of rows (else of columns): its longer side, where allowed.
+    static func splitsRows(m: Int, n: Int) -> Bool { m >= n || !columns }
+
+    /// The side to cut and the number of pieces (1: one call).
+    static func plan(m: Int, n: Int, k: Int) -> (rows: Bool, pieces: Int) {
+        let rows = splitsRows(m: m, n: n)
         let threads = Parallel.threads
-        if threads <= 1 { return 1 }
-        let byWork = m * n * k / minMACsPerPiece
-        let byShape = max(m, n) / tile
-        return max(1, min(threads, byWork, byShape))
+        if threads <= 1 { return (rows, 1) }
+        let extent = rows ? m : n, macsPerLine = (rows ? n : m) * k
+        var pieces = max(1, min(threads, m * n * k / minMACsPerPiece, extent / tile))
+        // The smallest block (all but the last have at least this many lines) must stay on the
+        // packed kernel, as the whole product does.
+        while pieces > 1 && SmallGEMM.available && (extent / tile / pieces) * tile * macsPerLine <= SmallGEMM.maxMACs {
+            pieces -= 1
+        }
+        return (rows, pieces)
     }
 }
 
@@ -200,16 +220,16 @@ enum GEMMSplit {
 private func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                    _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                    _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+    _ = KernelSelection.current
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
 public enum BLAS {
-    /// Name of the kernel set OpenBLAS picked for this CPU (e.g. "Haswell", "SkylakeX").
+    /// Name of the kernel set OpenBLAS runs now (e.g. "Haswell", "SkylakeX"); KernelSelection
+    /// chooses it.
     public static var coreName: String { String(cString: openblas_get_corename()) }
 
-    /// Keeps OpenBLAS on the calling thread; `gemm` does its own splitting (see above).
-    public static func useCallingThreadOnly() { openblas_set_num_threads(1) }
 }
 
 /// OpenBLAS's AVX-512 kernel sets (SkylakeX, Cooperlake, SapphireRapids) compute a product of at
@@ -221,7 +241,7 @@ public enum BLAS {
 /// the bits; the two kernels may round differently.
 enum SmallGEMM {
     static let maxMACs = 1_000_000
-    static let available = ["SkylakeX", "Cooperlake", "SapphireRapids"].contains(BLAS.coreName)
+    static let available = ["SkylakeX", "Cooperlake", "SapphireRapids"].contains(KernelSelection.current.blasCore)
 
     /// The most rows a chunk may have for the small kernel, given its multiply-adds per row; nil
     /// where that kernel is missing or would need chunks thinner than 8 rows.

@@ -109,8 +109,19 @@ func chunkRows(total: Int, rowFloats: Int, budget: Int = 1 << 20) -> Int {
 /// chunk is never thinner than half of `chunk` (unless the piece is), so a split into more threads
 /// never hands OpenBLAS a sliver small enough for its small-matrix kernel (SmallGEMM) where whole
 /// chunks take the packed one; the two may round differently.
+///
+/// The AVX-512 kernel sets compute a row the same way wherever a chunk starts. The others do only
+/// at multiples of GEMMSplit.tile rows, so there the chunks are one grid fixed by `rows` and
+/// `chunk` (cells of whole tiles where a chunk holds one), the same calls for any thread count,
+/// and each piece takes a run of cells.
 @inline(__always)
 func forEachChunk(rows: Int, piece: Int, of pieces: Int, chunk: Int, _ body: (Int, Int) -> Void) {
+    if !GEMMSplit.avx512Kernels {
+        let cell = chunk >= GEMMSplit.tile ? chunk / GEMMSplit.tile * GEMMSplit.tile : max(1, chunk)
+        let cells = (rows + cell - 1) / cell
+        for i in cells * piece / pieces ..< cells * (piece + 1) / pieces { body(i * cell, min(rows, (i + 1) * cell)) }
+        return
+    }
     let start = rows * piece / pieces, count = rows * (piece + 1) / pieces - start
     let chunks = (count + chunk - 1) / max(1, chunk)
     for i in 0..<chunks { body(start + count * i / chunks, start + count * (i + 1) / chunks) }

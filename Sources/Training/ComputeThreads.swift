@@ -1,5 +1,6 @@
 // One place that sets how many threads the numeric code uses: one pool (`Parallel`) splits both
-// the GEMMs and the element-wise kernels; OpenBLAS stays on the calling thread (see BLAS.swift).
+// the GEMMs and the element-wise kernels; OpenBLAS stays on the calling thread (see BLAS.swift),
+// on the kernel set KernelSelection chose for this CPU.
 // Default: the cores of this host divided among the ranks on it.
 import Foundation
 import Kernels
@@ -14,6 +15,6 @@ public enum ComputeThreads {
 
     public static func configure(_ threads: Int) {
         Parallel.threads = max(1, threads)
-        BLAS.useCallingThreadOnly()
+        _ = KernelSelection.current
     }
 }

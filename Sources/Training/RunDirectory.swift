@@ -3,6 +3,7 @@
 // refused rather than overwritten.
 import Comm
 import Foundation
+import Kernels
 
 public enum RunDirectory {
     /// Creates the directory (rank 0) and returns its path on every rank. `resuming` accepts a
@@ -35,14 +36,16 @@ public enum RunDirectory {
         return path
     }
 
-    /// RUN_DIR/config.json: the options and the world size, written by rank 0 via a temporary file.
+    /// RUN_DIR/config.json: the options, the world size and the kernels rank 0 runs (CPU, OpenBLAS
+    /// kernel set, element loops), written by rank 0 via a temporary file.
     public static func writeConfig(_ options: TrainingOptions, worldSize: Int, comm: Communicator) throws {
         guard comm.rank == 0 else { return }
-        struct File: Encodable { let options: TrainingOptions; let worldSize: Int; let version: String
-            enum CodingKeys: String, CodingKey { case options, worldSize = "world_size", version } }
+        struct File: Encodable { let options: TrainingOptions; let worldSize: Int; let version: String; let kernels: KernelSelection
+            enum CodingKeys: String, CodingKey { case options, worldSize = "world_size", version, kernels } }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(File(options: options, worldSize: worldSize, version: libraryVersion))
+        let data = try encoder.encode(File(options: options, worldSize: worldSize, version: libraryVersion,
+                                            kernels: KernelSelection.current))
         let path = options.runDirectory + "/config.json"
         do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
             throw InputError("\(path): cannot write: \(error.localizedDescription)")

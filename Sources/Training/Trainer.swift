@@ -151,6 +151,7 @@ public final class Trainer {
     public func run() throws -> TrainingSummary {
         let start = DispatchTime.now().uptimeNanoseconds
         let global = options.batchSize * options.gradientAccumulation * comm.size
+        log.line("kernels: \(KernelSelection.current.description)")
         log.line("training \(model.parameterCount) parameters on \(data.train.count) images (\(data.spec)), "
                  + "\(comm.size) rank(s) x \(Parallel.threads) thread(s), global batch \(global), "
                  + "\(stepsPerEpoch) steps/epoch, \(totalSteps) steps"

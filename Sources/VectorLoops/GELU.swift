@@ -6,7 +6,7 @@
 // The module's files are compiled twice: as VectorLoops for the package's baseline CPU, and as
 // VectorLoopsAVX512 (Sources/VectorLoopsAVX512 holds links to them) for AVX-512, where these loops
 // run 1.7-2.4x faster (32 vector registers hold the polynomials' constants; 64-bit vector
-// multiplies for the random streams). Kernels picks one at run time (ActivationCPU). Every
+// multiplies for the random streams). Kernels picks one at run time (ElementLoops). Every
 // operation is an IEEE single operation, an explicit FMA or integer arithmetic, so both builds give
 // the same bits.
 

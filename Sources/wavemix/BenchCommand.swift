@@ -3,6 +3,7 @@
 import ArgumentParser
 import Comm
 import Foundation
+import Kernels
 import Training
 import WaveMix
 
@@ -51,15 +52,18 @@ struct Bench: ParsableCommand {
         let result = try Benchmark.run(config: config, height: imageSize, width: imageSize, batch: batchSize, steps: steps,
                                        warmup: warmup, profile: profile, comm: comm, bucketMiB: bucketMib)
         guard comm.rank == 0 else { return }
+        let kernels = KernelSelection.current
         if json {
             let object: [String: Any] = [
                 "train_images_per_second": result.trainImagesPerSecond, "forward_images_per_second": result.forwardImagesPerSecond,
                 "peak_rss_bytes": result.peakResidentBytes, "parameters": result.parameterCount, "threads": threads,
                 "batch_size": batchSize, "image_size": imageSize, "ranks": comm.size, "step_seconds": result.stepSeconds,
-                "allreduce_wait_share": result.allreduceWaitShare,
+                "allreduce_wait_share": result.allreduceWaitShare, "cpu": kernels.cpu, "blas_core": kernels.blasCore,
+                "blas_core_reason": kernels.blasCoreReason, "element_loops": kernels.elementLoops,
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
         } else {
+            print("kernels: \(kernels.description)")
             print(String(format: "parameters %d, batch %d per rank, %dx%d, %d rank(s) x %d thread(s)", result.parameterCount, batchSize,
                          imageSize, imageSize, comm.size, threads))
             print(String(format: "train    %8.1f images/s", result.trainImagesPerSecond))

@@ -17,7 +17,6 @@ struct WaveMixCommand: ParsableCommand {
         defaultSubcommand: Train.self)
 
     static func main() {
-        OpenBLASKernels.selectBeforeStart()
         do {
             var command = try parseAsRoot()
             try command.run()
