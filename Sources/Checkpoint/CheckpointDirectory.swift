@@ -103,6 +103,34 @@ public struct CheckpointDirectory: Sendable {
         return nil
     }
 
+    /// Moves the checkpoints of steps after `step` into checkpoints/abandoned-after-step-<N>[-K]/
+    /// and points `latest` at step `step`'s file when this directory holds it. A run continued from
+    /// an older checkpoint starts a new branch: `--resume auto` and the `--keep` pruning must see
+    /// that branch only, and nothing of the old one is deleted. Returns where they went, nil when
+    /// there were none.
+    public func setAside(after step: Int) throws(CheckpointError) -> String? {
+        let newer = try checkpoints().filter { $0.step > step }
+        guard !newer.isEmpty else { return nil }
+        let base = checkpointsDirectory + "/abandoned-after-" + Self.fileName(step: step).dropLast(CheckpointFormat.fileExtension.count + 1)
+        var target = base, attempt = 1
+        while FileManager.default.fileExists(atPath: target) { attempt += 1; target = base + "-\(attempt)" }
+        do throws(SystemCallError) {
+            try makeDirectories(target)
+            for entry in newer where rename(entry.path, target + "/" + fileNameOf(entry.path)) != 0 {
+                throw SystemCallError(operation: "move", path: entry.path, code: errno)
+            }
+            syncDirectoryIgnoringErrors(checkpointsDirectory)
+        } catch {
+            throw CheckpointError(error, reportedAs: target)
+        }
+        if FileManager.default.fileExists(atPath: checkpointsDirectory + "/" + Self.fileName(step: step)) {
+            try writePointer(to: Self.fileName(step: step))
+        }
+        return target
+    }
+
+    private func syncDirectoryIgnoringErrors(_ directory: String) { try? syncDirectory(directory) }
+
     private var pointerPath: String { checkpointsDirectory + "/" + Self.latestPointerName }
 
     private func writePointer(to name: String) throws(CheckpointError) {

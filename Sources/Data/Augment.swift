@@ -45,6 +45,14 @@ public struct SampleTransform: Sendable {
     /// lookup[c * 256 + v] = (Float(v) / 255 - mean[c]) / std[c] for output channel c.
     private let lookup: [Float]
 
+    /// Why images of `inputChannels` cannot feed a model of `outputChannels` (one line for the
+    /// user), or nil when they can: the same count, or 1-channel images repeated.
+    public static func channelMismatch(inputChannels: Int, outputChannels: Int, data: String) -> String? {
+        if outputChannels == inputChannels || inputChannels == 1 { return nil }
+        return "\(data) has \(inputChannels)-channel images; a model with \(outputChannels) input channel(s) cannot take them "
+            + "(only 1-channel images are repeated to more channels)"
+    }
+
     /// `outputChannels` equals `inputChannels`, or is any count when the source has 1 channel
     /// (replicated). `normalization` has 1 value (all channels), `inputChannels` or `outputChannels` values.
     public init(height: Int, width: Int, inputChannels: Int, outputChannels: Int,

@@ -51,7 +51,7 @@ enum CIFAR {
         for file in files {
             let contents: [UInt8]
             do { contents = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file))) } catch {
-                throw .unreadable(file: file, reason: (error as NSError).localizedDescription)
+                throw .unreadable(file: file, reason: fileErrorReason(error))
             }
             guard !contents.isEmpty, contents.count % record == 0 else {
                 throw .badLayout(path: file, reason: "\(contents.count) bytes is not a whole number of \(record)-byte CIFAR records")

@@ -32,6 +32,8 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     case imageSizeMismatch(file: String, found: [Int], expected: [Int], reference: String)
     /// A label is not in 0..<numClasses.
     case labelOutOfRange(file: String, index: Int, label: Int, numClasses: Int)
+    /// A set without a class list whose largest label leaves a class below it without a sample.
+    case sparseLabels(file: String, index: Int, label: Int, missing: Int)
     /// A `--data` spec could not be parsed.
     case badSpec(spec: String, reason: String)
     /// An image file could not be read or decoded (missing, unreadable, corrupt, truncated, not an image).
@@ -86,6 +88,9 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
             return "\(file): images are \(Self.shape(found)) but \(reference) has \(Self.shape(expected))"
         case let .labelOutOfRange(file, index, label, numClasses):
             return "\(file): label \(label) at index \(index) is outside 0..<\(numClasses)"
+        case let .sparseLabels(file, index, label, missing):
+            return "\(file): label \(label) at index \(index) implies \(label + 1) classes, but class \(missing) has no sample "
+                + "(a corrupt label?); pass --num-classes N to train on N classes anyway"
         case let .badSpec(spec, reason):
             return "--data \(spec): \(reason)"
         case let .badImage(file, reason):

@@ -113,7 +113,8 @@ extension DataSpec {
                 let files = try mnistLayoutFiles(hint: "download MNIST's four IDX files there or pass --data idx:DIR")
                 dataSet = try loadIDX(files, classNames: Self.mnistClassNames) { _ in .mnist }
             } else {
-                dataSet = try loadIDX(try IDXDiscovery.resolve(path), classNames: nil, normalization: Normalization.measured)
+                dataSet = try loadIDX(try IDXDiscovery.resolve(path), classNames: nil, numClasses: options.numClasses,
+                                      normalization: Normalization.measured)
             }
             try options.requireNativeSize(height: dataSet.train.height, width: dataSet.train.width, spec: self)
             return dataSet
@@ -190,10 +191,10 @@ extension DataSpec {
     }
 
     /// Loads both splits; the test split must have the training split's image size and classes.
-    private func loadIDX(_ files: IDXFiles, classNames: [String]?,
+    private func loadIDX(_ files: IDXFiles, classNames: [String]?, numClasses: Int? = nil,
                          normalization: (ImageSet) -> Normalization) throws(DataError) -> DataSet {
         let train = try IDX.loadImageSet(images: files.trainImages, labels: files.trainLabels,
-                                         numClasses: classNames?.count, classNames: classNames)
+                                         numClasses: classNames?.count ?? numClasses, classNames: classNames)
         let test = try IDX.loadImageSet(images: files.testImages, labels: files.testLabels,
                                         numClasses: train.numClasses, classNames: classNames)
         guard (test.height, test.width) == (train.height, train.width) else {

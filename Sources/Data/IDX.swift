@@ -28,7 +28,7 @@ public enum IDX {
         do {
             contents = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
         } catch {
-            throw .unreadable(file: path, reason: (error as NSError).localizedDescription)
+            throw .unreadable(file: path, reason: fileErrorReason(error))
         }
         // Data.withUnsafeBytes only rethrows untyped errors, so the typed error travels in a Result.
         let result = contents.withUnsafeBytes { raw in
@@ -74,7 +74,8 @@ public enum IDX {
     }
 
     /// Loads an images file and a labels file into an ImageSet (1 channel). With `numClasses` nil
-    /// the class count is the largest label + 1; otherwise every label must lie below it.
+    /// the class count is the largest label + 1, and every class below it must have a sample (a
+    /// corrupt label would otherwise silently add classes); otherwise every label must lie below it.
     public static func loadImageSet(images imagesPath: String, labels labelsPath: String,
                                     numClasses: Int? = nil, classNames: [String]? = nil) throws(DataError) -> ImageSet {
         let images = try read(imagesPath, role: .images)
@@ -85,6 +86,14 @@ public enum IDX {
         let classCount = numClasses ?? Int(labels.bytes.max()!) + 1
         if let bad = labels.bytes.firstIndex(where: { Int($0) >= classCount }) {
             throw .labelOutOfRange(file: labelsPath, index: bad, label: Int(labels.bytes[bad]), numClasses: classCount)
+        }
+        if numClasses == nil {
+            var present = [Bool](repeating: false, count: classCount)
+            for label in labels.bytes { present[Int(label)] = true }
+            if let missing = present.firstIndex(of: false) {
+                let largest = classCount - 1, index = labels.bytes.firstIndex(of: UInt8(largest))!
+                throw .sparseLabels(file: labelsPath, index: index, label: largest, missing: missing)
+            }
         }
         return ImageSet(height: images.dims[1], width: images.dims[2], channels: 1, numClasses: classCount,
                         classNames: classNames, pixels: images.bytes, labels: labels.bytes.map(Int32.init))

@@ -11,7 +11,7 @@ struct ListFile {
     init(_ path: String) throws(DataError) {
         guard FileManager.default.fileExists(atPath: path) else { throw .unreadable(file: path, reason: "no such file") }
         do { bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
-            throw .unreadable(file: path, reason: (error as NSError).localizedDescription)
+            throw .unreadable(file: path, reason: fileErrorReason(error))
         }
         self.path = path
     }

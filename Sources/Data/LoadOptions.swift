@@ -7,7 +7,8 @@
 //   trainCrop    the training split's crop (default RandomResizedCrop(scale 0.08-1, ratio 3/4-4/3));
 //   badImages    substitute (default) or stop (--strict) on an unusable image;
 //   dctDownscale let TurboJPEG reduce large JPEGs in the DCT domain before resampling (default on);
-//   warn         where warnings about unusable images go (default: standard error).
+//   warn         where warnings about unusable images go (default: standard error);
+//   numClasses   the class count of a set that does not define one (idx:), instead of inferring it.
 
 public struct LoadOptions: Sendable {
     public var imageSize: Int?
@@ -16,6 +17,7 @@ public struct LoadOptions: Sendable {
     public var badImages: BadImagePolicy
     public var dctDownscale: Bool
     public var warn: @Sendable (String) -> Void
+    public var numClasses: Int?
 
     public static let defaultImageSize = 224
 
@@ -42,8 +44,8 @@ public struct LoadOptions: Sendable {
 
     func requireNativeSize(height: Int, width: Int, spec: DataSpec) throws(DataError) {
         if let imageSize, imageSize != height || imageSize != width {
-            throw .imageSizeUnavailable(spec: spec.description, reason: "images are \(height)x\(width); "
-                + "resizing applies to image files and packed sets, not to \(spec.kind.rawValue)")
+            throw .imageSizeUnavailable(spec: spec.description, reason: "images are \(height)x\(width), so --image-size \(imageSize) "
+                + "cannot apply (resizing applies to image files and packed sets, not to \(spec.kind.rawValue))")
         }
     }
 }

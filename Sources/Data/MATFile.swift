@@ -25,7 +25,7 @@ enum MATFile {
     static func variables(_ path: String) throws(DataError) -> [String: MATValue] {
         let contents: [UInt8]
         do { contents = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
-            throw .unreadable(file: path, reason: (error as NSError).localizedDescription)
+            throw .unreadable(file: path, reason: fileErrorReason(error))
         }
         guard contents.count >= 128 else { throw .unreadable(file: path, reason: "not a MAT-file: shorter than its 128-byte header") }
         guard contents[126] == UInt8(ascii: "I") && contents[127] == UInt8(ascii: "M") else {

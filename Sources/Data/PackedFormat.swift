@@ -118,7 +118,7 @@ enum IndexFile {
     static func read(_ file: String) throws(DataError) -> [IndexEntry] {
         let bytes: [UInt8]
         do { bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file))) } catch {
-            throw .badPacked(file: file, reason: "cannot read: \((error as NSError).localizedDescription)")
+            throw .badPacked(file: file, reason: "cannot read: \(fileErrorReason(error))")
         }
         guard bytes.count >= PackedFormat.indexHeaderBytes, Array(bytes[0..<8]) == PackedFormat.indexMagic,
               bytes.withUnsafeBytes({ CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<28])) }) == bytes.littleEndian(28) else {

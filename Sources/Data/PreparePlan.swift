@@ -77,7 +77,7 @@ public struct PreparePlan: Codable, Equatable, Sendable {
             throw .prepareRefused(directory: out, reason: "is not empty and holds no \(Self.fileName); choose a new or empty --out")
         }
         do { try files.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
-            throw .unwritable(file: out, reason: (error as NSError).localizedDescription)
+            throw .unwritable(file: out, reason: fileErrorReason(error))
         }
         try AtomicFile.write(encoded, to: planPath)
         return false

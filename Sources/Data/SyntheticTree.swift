@@ -67,7 +67,7 @@ public enum SyntheticTree {
             for c in 0..<classes {
                 let path = "\(dir)/\(split)/\(className(c))"
                 do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-                    throw .unwritable(file: path, reason: (error as NSError).localizedDescription)
+                    throw .unwritable(file: path, reason: fileErrorReason(error))
                 }
             }
         }

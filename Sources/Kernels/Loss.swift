@@ -25,9 +25,7 @@ public func softmaxCrossEntropy(logits: UnsafePointer<Float>, labels: UnsafePoin
         for j in 0..<k { sum += exp(Double(row[j] - maxValue)) }
         let logSum = log(sum) + Double(maxValue)
         counts.lossSum += logSum - Double(row[label])
-        // Rank of the true class: how many logits beat it (ties count against it, as topk may pick either).
-        var higher = 0
-        for j in 0..<k where j != label && row[j] >= row[label] { higher += 1 }
+        let higher = classesAtOrAbove(label: label, row: row, classes: k)
         if higher == 0 { counts.top1 += 1 }
         if higher < 5 { counts.top5 += 1 }
         if let dLogits {
@@ -37,4 +35,15 @@ public func softmaxCrossEntropy(logits: UnsafePointer<Float>, labels: UnsafePoin
         }
     }
     return (Float(counts.lossSum / Double(n)), counts)
+}
+
+/// Rank of the true class in one row of logits: how many other classes score at least as high (ties
+/// count against it, as topk may pick either). A row with a NaN or infinite logit gives Int.max, in
+/// no top-k: a diverged model is wrong, not right because NaN never compares greater.
+@inline(__always)
+public func classesAtOrAbove(label: Int, row: UnsafePointer<Float>, classes k: Int) -> Int {
+    for j in 0..<k where !row[j].isFinite { return Int.max }
+    var higher = 0
+    for j in 0..<k where j != label && row[j] >= row[label] { higher += 1 }
+    return higher
 }

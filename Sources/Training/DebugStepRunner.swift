@@ -2,6 +2,7 @@
 // weights and batch come from files (the format of scripts/make_fixtures.py), writing what the
 // official package computes so the two can be compared tensor by tensor.
 import Checkpoint
+import Data
 import Foundation
 import WaveMix
 
@@ -15,12 +16,25 @@ public enum DebugStepRunner {
             model = try WaveMixConfig(from: decoder)
             imageSize = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent([Int].self, forKey: .imageSize)
         }
+
+        /// The keys a configuration may hold: the official constructor's arguments, image_size, and
+        /// the batch_size the parity scripts record. Any other key is a typo that would silently
+        /// leave a default in place.
+        static let knownKeys: Set<String> = ["num_classes", "depth", "mult", "ff_channel", "final_dim", "dropout", "level",
+                                             "initial_conv", "patch_size", "stride", "in_chans", "image_size", "batch_size"]
     }
 
     public static func readConfig(_ path: String) throws -> ConfigFile {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw InputError("\(path): cannot read: \(error.localizedDescription)")
+            throw InputError("\(path): cannot read: \(fileErrorReason(error))")
+        }
+        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            let unknown = Set(object.keys).subtracting(ConfigFile.knownKeys).sorted()
+            guard unknown.isEmpty else {
+                throw InputError("\(path): unknown key(s) \(unknown.joined(separator: ", ")); a model configuration has "
+                                 + ConfigFile.knownKeys.sorted().joined(separator: ", "))
+            }
         }
         do { return try JSONDecoder().decode(ConfigFile.self, from: data) } catch {
             throw InputError("\(path): not a valid model configuration: \(describe(error))")

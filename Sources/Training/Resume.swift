@@ -53,6 +53,21 @@ public enum Resume {
         return ResumePoint(reader: reader, metadata: metadata)
     }
 
+    /// Rank 0: the checkpoints of the run directory newer than the one this run continues from
+    /// belong to an abandoned branch; they are moved aside (not deleted) so that `--resume auto`
+    /// follows the new branch.
+    public static func setAsideNewerCheckpoints(than point: ResumePoint, runDirectory: String, comm: Communicator,
+                                                say: (String) -> Void) throws {
+        guard comm.rank == 0 else { return }
+        do {
+            if let moved = try CheckpointDirectory(runDirectory: runDirectory).setAside(after: point.metadata.step) {
+                say("continuing from step \(point.metadata.step): the newer checkpoints of the earlier run moved to \(moved)")
+            }
+        } catch {
+            throw InputError("\(error)")
+        }
+    }
+
     /// Refuses a checkpoint this run cannot continue bitwise: another kind, model, recipe or global batch.
     public static func check(_ metadata: CheckpointMetadata, options: TrainingOptions, worldSize: Int,
                              imageHeight: Int, imageWidth: Int) throws {

@@ -2,6 +2,7 @@
 // rank 0, and config.json written there atomically. A directory that already holds a run is
 // refused rather than overwritten.
 import Comm
+import Data
 import Foundation
 import Kernels
 
@@ -27,13 +28,27 @@ public enum RunDirectory {
                 failure = "\(path) exists and is not a directory"
             } else {
                 do { try manager.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-                    failure = "\(path): cannot create the run directory: \(error.localizedDescription)"
+                    failure = "\(path): cannot create the run directory: \(fileErrorReason(error))"
                 }
             }
         }
         if comm.size > 1 { failure = String(decoding: try comm.broadcast(Array(failure.utf8), root: 0), as: UTF8.self) }
         if !failure.isEmpty { throw InputError(failure) }
         return path
+    }
+
+    /// Takes back what a run that failed before its first step wrote (rank 0), so that the same
+    /// command can be run again: the directory if this command created it, else the files named in
+    /// `written` (config.json only where there are no checkpoints: a resumed run's stays).
+    public static func discardUnstarted(_ path: String, created: Bool, written: [String], comm: Communicator) {
+        guard comm.rank == 0 else { return }
+        if created {
+            try? FileManager.default.removeItem(atPath: path)
+        } else {
+            for name in written where name != "config.json" || !FileManager.default.fileExists(atPath: path + "/checkpoints") {
+                try? FileManager.default.removeItem(atPath: path + "/" + name)
+            }
+        }
     }
 
     /// RUN_DIR/config.json: the options, the world size and the kernels rank 0 runs (CPU, OpenBLAS
@@ -48,7 +63,7 @@ public enum RunDirectory {
                                             kernels: KernelSelection.current))
         let path = options.runDirectory + "/config.json"
         do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw InputError("\(path): cannot write: \(error.localizedDescription)")
+            throw InputError("\(path): cannot write: \(fileErrorReason(error))")
         }
     }
 }

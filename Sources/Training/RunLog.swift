@@ -1,6 +1,7 @@
 // What a run tells its user: progress lines on stdout and RUN_DIR/metrics.jsonl (one JSON object a
 // line). Only rank 0 writes; other ranks speak only to report an error.
 import Comm
+import Data
 import Foundation
 
 final class RunLog {
@@ -35,7 +36,7 @@ final class RunLog {
         do {
             try (kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).write(toFile: path, atomically: true, encoding: .utf8)
         } catch {
-            throw InputError("\(path): cannot rewrite: \(error.localizedDescription)")
+            throw InputError("\(path): cannot rewrite: \(fileErrorReason(error))")
         }
         guard let handle = FileHandle(forWritingAtPath: path) else { throw InputError("\(path): cannot open for writing") }
         handle.seekToEndOfFile()
@@ -46,10 +47,19 @@ final class RunLog {
         if isWriter { Console.out(text) }
     }
 
-    /// Appends one JSON object to metrics.jsonl, keys sorted.
+    /// Appends one JSON object to metrics.jsonl, keys sorted. JSON has no NaN or infinity: such a
+    /// number is written as null, so no record is ever dropped.
     func record(_ fields: [String: Any]) {
         guard let metrics else { return }
-        guard var data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return }
+        let fields = fields.mapValues { value -> Any in
+            if let number = value as? Double, !number.isFinite { return NSNull() }
+            if let number = value as? Float, !number.isFinite { return NSNull() }
+            return value
+        }
+        guard var data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else {
+            line("warning: cannot write a metrics record: \(fields)")
+            return
+        }
         data.append(0x0A)
         metrics.write(data)
     }

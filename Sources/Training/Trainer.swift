@@ -10,10 +10,15 @@ import Kernels
 import WaveMix
 
 public struct TrainingSummary: Sendable {
+    /// The run's step count, and the steps of this invocation (fewer when it resumed).
     public var steps: Int
+    public var stepsThisRun: Int
     public var epochs: Int
     public var finalEvaluation: EvaluationResult?
+    /// This invocation's wall time, and the part of it spent evaluating.
     public var seconds: Double
+    public var evaluationSeconds: Double
+    /// Training images per second of this invocation, evaluation time left out.
     public var imagesPerSecond: Double
     /// Set when a signal or --stop-after-steps ended the run early (after a checkpoint).
     public var stoppedEarly: String?
@@ -152,7 +157,7 @@ public final class Trainer {
         let start = DispatchTime.now().uptimeNanoseconds
         let global = options.batchSize * options.gradientAccumulation * comm.size
         log.line("kernels: \(KernelSelection.current.description)")
-        log.line("training \(model.parameterCount) parameters on \(data.train.count) images (\(data.spec)), "
+        log.line("training \(model.parameterCount) parameters on \(data.train.count) images (\(data.spec), \(options.model.numClasses) classes), "
                  + "\(comm.size) rank(s) x \(Parallel.threads) thread(s), global batch \(global), "
                  + "\(stepsPerEpoch) steps/epoch, \(totalSteps) steps"
                  + (step > 0 ? "; resuming at step \(step) (epoch \(epoch + 1), batch \(positionInEpoch + 1))" : ""))
@@ -218,8 +223,10 @@ public final class Trainer {
         }
         if let error = checkpointError { throw error }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        return TrainingSummary(steps: step, epochs: epoch, finalEvaluation: lastEvaluation?.result, seconds: seconds,
-                               imagesPerSecond: Double((step - firstStep) * global) / seconds, stoppedEarly: stopReason)
+        return TrainingSummary(steps: step, stepsThisRun: step - firstStep, epochs: epoch, finalEvaluation: lastEvaluation?.result,
+                               seconds: seconds, evaluationSeconds: evaluationSeconds,
+                               imagesPerSecond: Double((step - firstStep) * global) / max(1e-9, seconds - evaluationSeconds),
+                               stoppedEarly: stopReason)
     }
 
     /// Whether every rank should stop after this step: a stop signal on any rank, or this run's
@@ -264,10 +271,29 @@ public final class Trainer {
             if let error = reduceError { throw error }
         }
         try reducer?.finish()
+        try stopIfNotFinite(loss: loss)
         if let maxNorm = options.clipGradNorm { clipGradientNorm(model.gradients, maxNorm: maxNorm) }
         optimizer.step(parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients),
                        lr: schedule.learningRate(at: step))
         return loss
+    }
+
+    /// A NaN or infinite loss or gradient on any rank ends the run before the optimizer applies it:
+    /// the weights stay those of the last good step and every checkpoint on disk is kept. All ranks
+    /// agree (the gradients are already reduced; the losses take one tiny all-reduce).
+    private func stopIfNotFinite(loss: Float) throws {
+        let badGradient = model.parameterTable.entries.first { entry in
+            UnsafeBufferPointer(rebasing: model.gradients[entry.offset..<(entry.offset + entry.count)]).contains { !$0.isFinite }
+        }
+        var bad = loss.isFinite && badGradient == nil ? 0 : 1
+        if comm.size > 1 { bad = try comm.allreduceMax(bad) }
+        guard bad != 0 else { return }
+        let newest = (try? checkpoints.checkpoints().last?.path) ?? nil
+        throw TrainingFailure("step \(step + 1): the loss is \(loss.isFinite ? "finite on rank \(comm.rank)" : "\(loss)")"
+                         + (badGradient.map { "; first non-finite gradient: \($0.name)" } ?? "")
+                         + "; training stopped before that step's update. "
+                         + (newest.map { "Newest checkpoint: \($0) (continue from it with --resume auto, e.g. with a lower --lr or --clip-grad-norm)" }
+                            ?? "No checkpoint was written yet; try a lower --lr or --clip-grad-norm"))
     }
 
     // MARK: Output
@@ -298,20 +324,25 @@ public final class Trainer {
         let result = try evaluate(model: model, loader: testLoader, batchSize: options.evalBatchSize, comm: comm,
                                   input: input.baseAddress!, labels: labels.baseAddress!)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        log.line(String(format: "eval after epoch %d (step %d): top-1 %.2f%%, top-5 %.2f%%, loss %.4f on %d images (%.1f s)",
-                        epoch, step, 100 * result.top1, 100 * result.top5, result.loss, result.samples, seconds))
+        evaluationSeconds += seconds
+        // Where the run is: after a whole epoch, or part-way through the next (an end by --max-steps).
+        let when = positionInEpoch == 0 ? "after epoch \(epoch) (step \(step))"
+            : "at step \(step) (epoch \(epoch + 1), batch \(positionInEpoch)/\(stepsPerEpoch))"
+        log.line("eval \(when): \(result.accuracySummary) on \(result.samples) images" + String(format: " (%.1f s)", seconds))
         log.record(["step": step, "epoch": Double(epoch) + Double(positionInEpoch) / Double(stepsPerEpoch),
                     "eval_loss": result.loss, "eval_top1": result.top1, "eval_top5": result.top5, "eval_samples": result.samples])
         if comm.rank == 0 {
             let path = options.runDirectory + "/eval-per-class.csv"
             do { try result.perClassCSV(classNames: data.classNames).write(toFile: path, atomically: true, encoding: .utf8) } catch {
-                log.line("warning: cannot write \(path): \(error.localizedDescription)")
+                log.line("warning: cannot write \(path): \(fileErrorReason(error))")
             }
         }
         return result
     }
 
     private var checkpointError: Error?
+    /// Seconds this invocation spent evaluating, left out of the training rate.
+    private var evaluationSeconds = 0.0
 
     /// Rank 0 writes RUN_DIR/checkpoints/step-<N>.wmx (atomically; the previous one stays until the
     /// new one is complete). A failed periodic save is reported and training goes on; a failed

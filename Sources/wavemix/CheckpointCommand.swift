@@ -48,8 +48,10 @@ struct CheckpointCommand: ParsableCommand {
             discussion: "The official model loads it with load_state_dict(strict=True) (for in_chans 3).")
         @Argument(help: "The checkpoint file.") var path: String
         @Option(help: "The safetensors file to write.") var safetensors: String
+        @Flag(help: "Replace the file if it exists.") var force = false
 
         func run() throws {
+            try refuseToReplace(safetensors, force: force)
             let (model, metadata) = try WeightFiles.model(fromCheckpoint: path)
             try StateDictFiles.write(model.stateDict(), to: safetensors, metadata: ["format": "pt", "step": "\(metadata.step)"])
             print("wrote \(safetensors): \(model.parameterCount) parameters of step \(metadata.step)")
@@ -63,17 +65,36 @@ struct CheckpointCommand: ParsableCommand {
                 + "the result works with `wavemix eval --checkpoint` and `wavemix train --init-from`.")
         @Argument(help: "The safetensors state dict.") var safetensors: String
         @Option(help: "Model configuration (JSON).") var config: String
-        @Option(help: "The checkpoint file to write.") var out: String
+        @Option(help: "The checkpoint file to write (not inside a run's checkpoints directory).") var out: String
+        @Flag(help: "Replace the file if it exists.") var force = false
 
         func run() throws {
+            // A weights-only checkpoint among a run's would be taken for a training state by --resume.
+            let directory = URL(fileURLWithPath: out).deletingLastPathComponent()
+            if directory.lastPathComponent == "checkpoints",
+               ["config.json", "metrics.jsonl"].contains(where: {
+                   FileManager.default.fileExists(atPath: directory.deletingLastPathComponent().appendingPathComponent($0).path) }) {
+                throw InputError("\(out): inside a run's checkpoints directory, where --resume would take it for a training state; "
+                                 + "write it elsewhere")
+            }
+            try refuseToReplace(out, force: force)
             let file = try DebugStepRunner.readConfig(config)
             guard let size = file.imageSize, size.count == 2 else {
                 throw InputError("\(config): needs \"image_size\": [height, width] (the input size the model is for)")
             }
             let model = try WaveMixModel(config: file.model, imageHeight: size[0], imageWidth: size[1])
-            try model.loadStateDict(try StateDictFiles.read(safetensors))
+            do { try model.loadStateDict(try StateDictFiles.read(safetensors)) } catch let error as StateDictError {
+                throw InputError("\(safetensors): \(error) (for the model in \(config))")
+            }
             try CheckpointImport.write(model, to: out)
             print("wrote \(out): \(model.parameterCount) parameters")
         }
+    }
+}
+
+/// Nothing a user wrote is overwritten without --force.
+private func refuseToReplace(_ path: String, force: Bool) throws {
+    if !force && FileManager.default.fileExists(atPath: path) {
+        throw InputError("\(path) exists; pass --force to replace it")
     }
 }

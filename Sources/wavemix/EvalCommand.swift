@@ -11,7 +11,7 @@ struct Eval: ParsableCommand {
         abstract: "Evaluate a checkpoint on the test split of a data set.",
         discussion: "Under mpirun every rank evaluates its own slice; every image is counted exactly once.")
 
-    @Option(help: "A checkpoint (RUN_DIR/checkpoints/step-N.wmx, or one made by `wavemix checkpoint import`).")
+    @Option(help: "A checkpoint (RUN_DIR/checkpoints/step-N.wmx, or one made by `wavemix checkpoint import`), or a run directory (the checkpoint its `latest` names).")
     var checkpoint: String
     @Option(help: ArgumentHelp("Data set (default: the one the checkpoint was trained on).", valueName: "spec"))
     var data: String?
@@ -31,15 +31,15 @@ struct Eval: ParsableCommand {
         defer { comm.finalize() }
         ComputeThreads.configure(runtime.threads ?? ComputeThreads.defaultCount(ranksOnHost: comm.localSize))
         let options = LoadOptions(imageSize: imageSize, badImages: strict ? .stop : .substitute,
-                                  warn: { [rank = comm.rank] in Console.err("rank \(rank): warning: \($0)") })
-        let (result, data, _) = try CheckpointEvaluation.run(checkpoint: checkpoint, dataSpec: data, batchSize: batchSize,
+                                  warn: { [rank = comm.rank] in Console.err("rank \(rank): \($0)") })
+        let path = try CheckpointEvaluation.resolve(checkpoint)
+        let (result, data, _) = try CheckpointEvaluation.run(checkpoint: path, dataSpec: data, batchSize: batchSize,
                                                              loadOptions: options, comm: comm)
         guard comm.rank == 0 else { return }
-        print(String(format: "%@: top-1 %.2f%%, top-5 %.2f%%, loss %.4f on %d images of %@", checkpoint, 100 * result.top1,
-                     100 * result.top5, result.loss, result.samples, data.spec.description))
+        print("\(path): \(result.accuracySummary) on \(result.samples) images of \(data.spec.description)")
         if let perClass {
             do { try result.perClassCSV(classNames: data.classNames).write(toFile: perClass, atomically: true, encoding: .utf8) } catch {
-                throw InputError("\(perClass): cannot write: \(error.localizedDescription)")
+                throw InputError("\(perClass): cannot write: \(fileErrorReason(error))")
             }
             print("wrote \(perClass)")
         }

@@ -52,7 +52,7 @@ struct Prepare: ParsableCommand {
         do {
             try prepare(comm)
         } catch {
-            if comm.size > 1 { comm.abort(code: 1, message: "\(error)") }
+            if comm.size > 1 { comm.abort(code: exitStatus(for: error), message: "\(error)") }
             comm.finalize()
             throw error
         }

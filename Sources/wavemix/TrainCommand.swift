@@ -34,12 +34,16 @@ struct DataOptions: ParsableArguments {
     }
 
     /// Loads the data set; warnings about bad images carry the rank that met them.
-    func load(rank: Int) throws -> DataSet {
-        try parsedSpec().load(loadOptions(rank: rank))
+    func load(rank: Int, numClasses: Int?) throws -> DataSet {
+        try parsedSpec().load(loadOptions(rank: rank, numClasses: numClasses))
     }
 
-    func loadOptions(rank: Int) -> LoadOptions {
-        LoadOptions(imageSize: imageSize, badImages: strict ? .stop : .substitute, warn: { Console.err("rank \(rank): warning: \($0)") })
+    /// `numClasses`: the user's --num-classes, which a set without a class list (idx:) is read with.
+    func loadOptions(rank: Int, numClasses: Int? = nil) -> LoadOptions {
+        var options = LoadOptions(imageSize: imageSize, badImages: strict ? .stop : .substitute,
+                                  warn: { Console.err("rank \(rank): \($0)") })
+        options.numClasses = numClasses
+        return options
     }
 }
 
@@ -59,65 +63,77 @@ struct Train: ParsableCommand {
 
     @Option(help: "Directory for config.json, metrics.jsonl and weights (default: runs/<data>-<date>-<time>).")
     var runDir: String?
-    @Option(help: "Epochs over the training set.") var epochs = 2
-    @Option(help: "Stop after this many optimizer steps.") var maxSteps: Int?
-    @Option(help: "Images per rank per micro-batch.") var batchSize = 128
-    @Option(name: [.customLong("grad-accum"), .customLong("accumulate")],
+    @Option(parsing: .unconditional, help: "Epochs over the training set.") var epochs = 2
+    @Option(parsing: .unconditional, help: "Stop after this many optimizer steps.") var maxSteps: Int?
+    @Option(parsing: .unconditional, help: "Images per rank per micro-batch.") var batchSize = 128
+    @Option(name: [.customLong("grad-accum"), .customLong("accumulate")], parsing: .unconditional,
             help: "Micro-batches per optimizer step (gradients all-reduced once per step).")
     var gradAccum = 1
     @Option(help: "Optimizer: adamw, sgd or lion.") var optimizer: OptimizerKind = .adamw
-    @Option(help: "Learning rate (peak, after warm-up).") var lr = 1e-3
-    @Option(help: "Weight decay (AdamW and Lion: decoupled; SGD: L2).") var weightDecay = 0.01
-    @Option(help: "SGD momentum.") var momentum = 0.0
+    @Option(parsing: .unconditional, help: "Learning rate (peak, after warm-up).") var lr = 1e-3
+    @Option(parsing: .unconditional, help: "Weight decay (AdamW and Lion: decoupled; SGD: L2).") var weightDecay = 0.01
+    @Option(parsing: .unconditional, help: "SGD momentum.") var momentum = 0.0
     @Flag(help: "SGD with Nesterov momentum.") var nesterov = false
-    @Option(help: "AdamW/Lion beta1.") var beta1: Double?
-    @Option(help: "AdamW/Lion beta2 (default 0.999 for AdamW, 0.99 for Lion).") var beta2: Double?
-    @Option(help: "AdamW epsilon.") var eps = 1e-8
+    @Option(parsing: .unconditional, help: "AdamW/Lion beta1.") var beta1: Double?
+    @Option(parsing: .unconditional, help: "AdamW/Lion beta2 (default 0.999 for AdamW, 0.99 for Lion).") var beta2: Double?
+    @Option(parsing: .unconditional, help: "AdamW epsilon.") var eps = 1e-8
     @Option(help: "Learning-rate schedule: constant, step or cosine.") var schedule: ScheduleKind = .constant
-    @Option(help: "Linear warm-up steps (from 1% of the rate).") var warmupSteps = 0
-    @Option(help: "Step schedule: steps between decays.") var stepSize = 1000
-    @Option(help: "Step schedule: decay factor.") var gamma = 0.1
-    @Option(help: "Cosine schedule: final learning rate.") var minLr = 0.0
-    @Option(help: "Clip the global gradient norm to this value.") var clipGradNorm: Double?
+    @Option(parsing: .unconditional, help: "Linear warm-up steps (from 1% of the rate).") var warmupSteps = 0
+    @Option(parsing: .unconditional, help: "Step schedule: steps between decays.") var stepSize = 1000
+    @Option(parsing: .unconditional, help: "Step schedule: decay factor.") var gamma = 0.1
+    @Option(parsing: .unconditional, help: "Cosine schedule: final learning rate.") var minLr = 0.0
+    @Option(parsing: .unconditional, help: "Clip the global gradient norm to this value.") var clipGradNorm: Double?
     @Option(help: "Seed for initialisation, shuffling, augmentation and dropout.") var seed: UInt64 = 0
-    @Option(help: "Random-crop padding in pixels (0: no crop).") var cropPadding = 0
+    @Option(parsing: .unconditional, help: "Random-crop padding in pixels (0: no crop).") var cropPadding = 0
     @Flag(help: "Random horizontal flips.") var hflip = false
     @Flag(help: "Standard augmentation: --crop-padding 4 and --hflip.") var augment = false
     @Flag(help: "Synchronise BatchNorm batch statistics across ranks.") var syncBn = false
-    @Option(help: "Steps between progress lines.") var logEvery = 50
-    @Option(help: "Evaluate after every N epochs (0: only at the end).") var evalEvery = 1
-    @Option(help: "Images per rank per evaluation batch (default: --batch-size).") var evalBatchSize: Int?
-    @Option(help: "Gradient all-reduce bucket size in MiB.") var bucketMib = 4.0
-    @Option(help: "Abort the job if a collective waits longer than this many seconds (default: wait forever).")
+    @Option(parsing: .unconditional, help: "Steps between progress lines.") var logEvery = 50
+    @Option(parsing: .unconditional, help: "Evaluate after every N epochs (0: only at the end).") var evalEvery = 1
+    @Option(parsing: .unconditional, help: "Images per rank per evaluation batch (default: --batch-size).") var evalBatchSize: Int?
+    @Option(parsing: .unconditional, help: "Gradient all-reduce bucket size in MiB.") var bucketMib = 4.0
+    @Option(parsing: .unconditional, help: "Abort the job if a collective waits longer than this many seconds (default: wait forever).")
     var commTimeout: Double?
     @Option(help: ArgumentHelp("Continue a run: 'auto' (the newest valid checkpoint in --run-dir; a fresh start if there is none) or a checkpoint file.", valueName: "auto|path"))
     var resume: String?
-    @Option(help: "Also checkpoint every N steps (always: at epoch ends, at the end, and on SIGTERM/SIGINT/SIGUSR1).")
+    @Option(parsing: .unconditional, help: "Also checkpoint every N steps (always: at epoch ends, at the end, and on SIGTERM/SIGINT/SIGUSR1).")
     var checkpointEvery = 0
-    @Option(help: "Checkpoints to keep in RUN_DIR/checkpoints.") var keep = 3
-    @Option(help: "Checkpoint and stop after N steps of this invocation (the schedule is unchanged; resume later).")
+    @Option(parsing: .unconditional, help: "Checkpoints to keep in RUN_DIR/checkpoints.") var keep = 3
+    @Option(parsing: .unconditional, help: "Checkpoint and stop after N steps of this invocation (the schedule is unchanged; resume later).")
     var stopAfterSteps: Int?
     @Option(help: "Start from these weights (a safetensors state dict or a checkpoint) instead of a random initialisation (with --resume: only when there is no checkpoint yet).")
     var initFrom: String?
 
     func validate() throws {
-        guard cropPadding >= 0 else { throw ValidationError("--crop-padding must be 0 or more") }
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
-        if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1") }
-        guard batchSize >= 1, gradAccum >= 1 else { throw ValidationError("--batch-size and --grad-accum must be at least 1") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
-        guard weightDecay >= 0, momentum >= 0, warmupSteps >= 0, stepSize >= 1, logEvery >= 1, evalEvery >= 0 else {
-            throw ValidationError("--weight-decay, --momentum and --warmup-steps must be >= 0; --step-size and --log-every >= 1")
-        }
-        if nesterov && (optimizer != .sgd || momentum <= 0) { throw ValidationError("--nesterov needs --optimizer sgd and --momentum > 0") }
-        if let clipGradNorm, clipGradNorm <= 0 { throw ValidationError("--clip-grad-norm must be positive") }
-        if let evalBatchSize, evalBatchSize < 1 { throw ValidationError("--eval-batch-size must be at least 1") }
-        if let commTimeout, commTimeout <= 0 { throw ValidationError("--comm-timeout must be positive") }
-        guard bucketMib > 0 else { throw ValidationError("--bucket-mib must be positive") }
-        guard checkpointEvery >= 0, keep >= 1 else { throw ValidationError("--checkpoint-every must be >= 0 and --keep >= 1") }
-        if let stopAfterSteps, stopAfterSteps < 1 { throw ValidationError("--stop-after-steps must be at least 1") }
-        if resume != nil && runDir == nil { throw ValidationError("--resume needs --run-dir (the run to continue)") }
-
+        // One message per option, naming it; the ranges are PyTorch's where it has one.
+        func require(_ holds: Bool, _ message: String) throws { if !holds { throw ValidationError(message) } }
+        func finite(_ value: Double) -> Bool { value.isFinite }
+        try require(epochs >= 1, "--epochs must be at least 1")
+        if let maxSteps { try require(maxSteps >= 1, "--max-steps must be at least 1") }
+        try require(batchSize >= 1, "--batch-size must be at least 1")
+        try require(gradAccum >= 1, "--grad-accum must be at least 1")
+        try require(lr > 0 && finite(lr), "--lr must be a positive number")
+        try require(weightDecay >= 0 && finite(weightDecay), "--weight-decay must be 0 or more")
+        try require(momentum >= 0 && finite(momentum), "--momentum must be 0 or more")
+        if let beta1 { try require(beta1 >= 0 && beta1 < 1, "--beta1 must be at least 0 and below 1") }
+        if let beta2 { try require(beta2 >= 0 && beta2 < 1, "--beta2 must be at least 0 and below 1") }
+        try require(eps >= 0 && finite(eps), "--eps must be 0 or more")
+        try require(warmupSteps >= 0, "--warmup-steps must be 0 or more")
+        try require(stepSize >= 1, "--step-size must be at least 1")
+        try require(gamma >= 0 && finite(gamma), "--gamma must be 0 or more")
+        try require(minLr >= 0 && finite(minLr), "--min-lr must be 0 or more")
+        try require(cropPadding >= 0, "--crop-padding must be 0 or more")
+        try require(logEvery >= 1, "--log-every must be at least 1")
+        try require(evalEvery >= 0, "--eval-every must be 0 or more")
+        if nesterov { try require(optimizer == .sgd && momentum > 0, "--nesterov needs --optimizer sgd and --momentum > 0") }
+        if let clipGradNorm { try require(clipGradNorm > 0 && finite(clipGradNorm), "--clip-grad-norm must be a positive number") }
+        if let evalBatchSize { try require(evalBatchSize >= 1, "--eval-batch-size must be at least 1") }
+        if let commTimeout { try require(commTimeout > 0 && finite(commTimeout), "--comm-timeout must be a positive number") }
+        try require(bucketMib > 0 && finite(bucketMib), "--bucket-mib must be a positive number")
+        try require(checkpointEvery >= 0, "--checkpoint-every must be 0 or more")
+        try require(keep >= 1, "--keep must be at least 1")
+        if let stopAfterSteps { try require(stopAfterSteps >= 1, "--stop-after-steps must be at least 1") }
+        try require(resume == nil || runDir != nil, "--resume needs --run-dir (the run to continue)")
     }
 
     func run() throws {
@@ -128,7 +144,7 @@ struct Train: ParsableCommand {
             try train(comm)
         } catch {
             // One readable line per failing rank; the other ranks must not wait for it forever.
-            if comm.size > 1 { comm.abort(code: 1, message: "\(error)") }
+            if comm.size > 1 { comm.abort(code: exitStatus(for: error), message: "\(error)") }
             comm.finalize()
             throw error
         }
@@ -138,56 +154,88 @@ struct Train: ParsableCommand {
     private func train(_ comm: Communicator) throws {
         ComputeThreads.configure(runtime.threads ?? ComputeThreads.defaultCount(ranksOnHost: comm.localSize))
         let spec = try dataOptions.parsedSpec()
-        let data = try dataOptions.load(rank: comm.rank)
+        let data: DataSet
+        do { data = try dataOptions.load(rank: comm.rank, numClasses: model.numClasses) } catch DataError.labelOutOfRange(let file, let index, let label, let classes) where model.numClasses != nil {
+            throw InputError("--num-classes \(classes): \(file): label \(label) at index \(index) is outside 0..<\(classes)")
+        }
         let config = model.config(defaultPreset: "lite-64-4", numClasses: data.numClasses,
                                   inChans: dataOptions.inChans ?? data.train.channels)
         // Refuse a model that cannot run on these images before anything is written.
         do { try config.validate(height: data.train.height, width: data.train.width) } catch { throw InputError(error.description) }
+        if let problem = SampleTransform.channelMismatch(inputChannels: data.train.channels, outputChannels: config.inChans,
+                                                         data: dataOptions.data) {
+            throw InputError(problem + "; train with --in-chans \(data.train.channels)")
+        }
+        guard config.numClasses >= data.numClasses else {
+            throw InputError("--num-classes \(config.numClasses): \(dataOptions.data) has \(data.numClasses) classes "
+                             + "(labels 0-\(data.numClasses - 1)); a model needs at least that many outputs")
+        }
         var settings = OptimizerSettings(kind: optimizer, weightDecay: weightDecay, eps: eps, momentum: momentum, nesterov: nesterov)
         settings.beta1 = beta1 ?? 0.9
         settings.beta2 = beta2 ?? (optimizer == .lion ? 0.99 : 0.999)
+        let existedBefore = comm.rank == 0 && runDir.map { FileManager.default.fileExists(atPath: $0) } == true
         let runDirectory = try RunDirectory.prepare(runDir, dataName: spec.kind.rawValue, comm: comm, resuming: resume != nil)
-        var options = TrainingOptions(model: config, data: dataOptions.data, batchSize: batchSize, epochs: epochs,
-                                      optimizer: settings, learningRate: lr, runDirectory: runDirectory)
-        options.imageSize = dataOptions.imageSize
-        options.maxSteps = maxSteps
-        options.gradientAccumulation = gradAccum
-        options.schedule = schedule
-        options.warmupSteps = warmupSteps
-        options.stepSize = stepSize
-        options.gamma = gamma
-        options.minLearningRate = minLr
-        options.clipGradNorm = clipGradNorm
-        options.seed = seed
-        options.cropPadding = augment && cropPadding == 0 ? 4 : cropPadding
-        options.horizontalFlip = hflip || augment
-        options.syncBatchNorm = syncBn
-        options.logEvery = logEvery
-        options.evalEvery = evalEvery
-        options.evalBatchSize = evalBatchSize ?? batchSize
-        options.bucketMiB = bucketMib
-        options.checkpointEvery = checkpointEvery
-        options.keepCheckpoints = keep
-        options.stopAfterSteps = stopAfterSteps
-        let say = { (line: String) in if comm.rank == 0 { Console.out(line) } }
-        let point = try resume.flatMap { try Resume.locate(ResumeRequest($0), runDirectory: runDirectory, comm: comm, say: say) }
-        if let point {
-            try Resume.check(point.metadata, options: options, worldSize: comm.size,
-                             imageHeight: data.train.height, imageWidth: data.train.width)
-        }
-        try RunDirectory.writeConfig(options, worldSize: comm.size, comm: comm)
-        StopSignals.install()
-        let trainer = try Trainer(options: options, comm: comm, data: data, resuming: resume != nil)
-        if let point {
-            // A checkpoint wins over --init-from: that is where this run already got to.
-            try trainer.restore(from: point.reader, metadata: point.metadata)
-        } else if let initFrom {
-            try trainer.initializeWeights(try WeightFiles.read(initFrom))
+        // Until the first step, a failure takes back what this command wrote, so the same command
+        // can simply be run again.
+        let trainer: Trainer
+        var written: [String] = []
+        do {
+            var options = TrainingOptions(model: config, data: dataOptions.data, batchSize: batchSize, epochs: epochs,
+                                          optimizer: settings, learningRate: lr, runDirectory: runDirectory)
+            options.imageSize = dataOptions.imageSize
+            options.maxSteps = maxSteps
+            options.gradientAccumulation = gradAccum
+            options.schedule = schedule
+            options.warmupSteps = warmupSteps
+            options.stepSize = stepSize
+            options.gamma = gamma
+            options.minLearningRate = minLr
+            options.clipGradNorm = clipGradNorm
+            options.seed = seed
+            options.cropPadding = augment && cropPadding == 0 ? 4 : cropPadding
+            options.horizontalFlip = hflip || augment
+            options.syncBatchNorm = syncBn
+            options.logEvery = logEvery
+            options.evalEvery = evalEvery
+            options.evalBatchSize = evalBatchSize ?? batchSize
+            options.bucketMiB = bucketMib
+            options.checkpointEvery = checkpointEvery
+            options.keepCheckpoints = keep
+            options.stopAfterSteps = stopAfterSteps
+            let say = { (line: String) in if comm.rank == 0 { Console.out(line) } }
+            let point = try resume.flatMap { try Resume.locate(ResumeRequest($0), runDirectory: runDirectory, comm: comm, say: say) }
+            if let point {
+                try Resume.check(point.metadata, options: options, worldSize: comm.size,
+                                 imageHeight: data.train.height, imageWidth: data.train.width)
+            }
+            if let point { try Resume.setAsideNewerCheckpoints(than: point, runDirectory: runDirectory, comm: comm, say: say) }
+            try RunDirectory.writeConfig(options, worldSize: comm.size, comm: comm)
+            written.append("config.json")
+            StopSignals.install()
+            trainer = try Trainer(options: options, comm: comm, data: data, resuming: resume != nil)
+            if resume == nil { written.append("metrics.jsonl") }
+            if let point {
+                // A checkpoint wins over --init-from: that is where this run already got to.
+                try trainer.restore(from: point.reader, metadata: point.metadata)
+            } else if let initFrom {
+                do { try trainer.initializeWeights(try WeightFiles.read(initFrom)) } catch let error as StateDictError {
+                    throw InputError("--init-from \(initFrom): \(error)")
+                }
+            }
+        } catch {
+            RunDirectory.discardUnstarted(runDirectory, created: !existedBefore, written: written, comm: comm)
+            throw error
         }
         let summary = try trainer.run()
-        if comm.rank == 0, summary.stoppedEarly == nil, let eval = summary.finalEvaluation {
-            Console.out(String(format: "done: %d steps in %@ (%.1f img/s); test top-1 %.2f%%", summary.steps,
-                               formatElapsed(summary.seconds), summary.imagesPerSecond, 100 * eval.top1))
+        guard comm.rank == 0 else { return }
+        if summary.stoppedEarly != nil && runDir == nil {
+            Console.out("(the run directory was chosen for this run: add --run-dir \(runDirectory) to continue it)")
+        }
+        if summary.stoppedEarly == nil, let eval = summary.finalEvaluation {
+            let steps = summary.stepsThisRun == summary.steps ? "\(summary.steps) steps"
+                : "\(summary.steps) steps (\(summary.stepsThisRun) in this run)"
+            Console.out(String(format: "done: %@ in %@ (%.1f img/s training, %.1f s evaluating); test top-1 %.2f%%", steps,
+                               formatElapsed(summary.seconds), summary.imagesPerSecond, summary.evaluationSeconds, 100 * eval.top1))
         }
     }
 }

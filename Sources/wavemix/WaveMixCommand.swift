@@ -1,7 +1,11 @@
 // The `wavemix` command: a table of contents of its subcommands.
 import ArgumentParser
+import Checkpoint
+import Comm
+import Data
 import Foundation
 import Training
+import WaveMix
 
 @main
 struct WaveMixCommand: ParsableCommand {
@@ -21,8 +25,40 @@ struct WaveMixCommand: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch {
+            let status = exitStatus(for: error)
+            if status == exitDataError {
+                Console.err(fullMessage(for: error))
+                Foundation.exit(status)
+            }
             exit(withError: error)
         }
+    }
+}
+
+/// EX_DATAERR (sysexits.h): the data, a file or the configuration given cannot work as it is.
+let exitDataError: Int32 = 65
+
+/// The exit status for an error, documented in the README: 64 (EX_USAGE) for a bad command line,
+/// 65 for input that cannot work (a data set, a checkpoint, a configuration), 1 for a failure at run
+/// time. wavemix-mpirun --max-restarts retries none of 2, 64 and 65: they cannot go away.
+func exitStatus(for error: Error) -> Int32 {
+    // Reading a file someone gave, or a place to write that does not exist or is not writable, is
+    // input; a write that fails part-way (a full disk) fails at run time.
+    let readOperations: Set<String> = ["open", "read", "stat", "list directory"]
+    switch error {
+    case is InputError, is DataError, is StateDictError, is ConfigError: return exitDataError
+    case let error as CheckpointError:
+        switch error {
+        case .metadataNotEncodable: return 1
+        case .io(let operation, _, _): return readOperations.contains(operation) ? exitDataError : 1
+        default: return exitDataError
+        }
+    case let error as SafeTensorsError:
+        switch error {
+        case .io(let operation, _, _): return readOperations.contains(operation) ? exitDataError : 1
+        default: return exitDataError
+        }
+    default: return WaveMixCommand.exitCode(for: error).rawValue
     }
 }
 

@@ -41,6 +41,26 @@ final class CheckpointToolsTests: XCTestCase {
         let imported = try Programs.run(binary, ["checkpoint", "import", "\(dir)/w.safetensors", "--config", "\(dir)/model.json",
                                                  "--out", "\(dir)/imported.wmx"])
         XCTAssertEqual(imported.status, 0, imported.output)
+
+        // Nothing existing is replaced without --force, and nothing is imported among a run's checkpoints.
+        let note = "\(dir)/note.txt"
+        try "my notes\n".write(toFile: note, atomically: true, encoding: .utf8)
+        let checkpointBytes = try Data(contentsOf: URL(fileURLWithPath: checkpoint))
+        for arguments in [["checkpoint", "export", checkpoint, "--safetensors", note],
+                          ["checkpoint", "import", "\(dir)/w.safetensors", "--config", "\(dir)/model.json", "--out", note],
+                          ["checkpoint", "import", "\(dir)/w.safetensors", "--config", "\(dir)/model.json", "--out", checkpoint, "--force"],
+                          ["checkpoint", "import", "\(dir)/w.safetensors", "--config", "\(dir)/model.json",
+                           "--out", "\(dir)/run/checkpoints/step-00000099.wmx"]] {
+            let refused = try Programs.run(binary, arguments)
+            XCTAssertNotEqual(refused.status, 0, "\(arguments): \(refused.output)")
+            XCTAssertEqual(refused.stderr.split(separator: "\n").count, 1, refused.output)
+        }
+        XCTAssertEqual(try String(contentsOfFile: note, encoding: .utf8), "my notes\n")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: checkpoint)), checkpointBytes)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/run/checkpoints/step-00000099.wmx"))
+        let forced = try Programs.run(binary, ["checkpoint", "export", checkpoint, "--safetensors", note, "--force"])
+        XCTAssertEqual(forced.status, 0, forced.output)
+        XCTAssertEqual(try SafeTensorsFile(contentsOf: note).names, mine.names)
         let evalOriginal = try Programs.run(binary, ["eval", "--checkpoint", checkpoint, "--threads", "1"])
         let evalImported = try Programs.run(binary, ["eval", "--checkpoint", "\(dir)/imported.wmx", "--data", runs.data, "--threads", "1",
                                                      "--per-class", "\(dir)/classes.csv"])

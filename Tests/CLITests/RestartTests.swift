@@ -50,7 +50,12 @@ final class RestartTests: XCTestCase {
         let usage = try launch(["-n", "1", "--max-restarts", "3", "--", "/bin/sh", "-c", "echo ran; exit 64", "sh", "--run-dir", "d"])
         XCTAssertEqual(usage.status, 64, usage.output)
         XCTAssertEqual(usage.stdout.occurrences(of: "ran\n"), 1, usage.output)
-        XCTAssertTrue(usage.stderr.contains("wavemix-mpirun: exit status 64 is a usage error; no restart"), usage.output)
+        XCTAssertTrue(usage.stderr.contains("wavemix-mpirun: exit status 64 is a usage or input error; no restart"), usage.output)
+        // wavemix's status for input that cannot work (a configuration, a data set) is not retried either.
+        let input = try launch(["-n", "1", "--max-restarts", "3", "--", "/bin/sh", "-c", "echo ran; exit 65", "sh", "--run-dir", "d"])
+        XCTAssertEqual(input.status, 65, input.output)
+        XCTAssertEqual(input.stdout.occurrences(of: "ran\n"), 1, input.output)
+        XCTAssertTrue(input.stderr.contains("wavemix-mpirun: exit status 65 is a usage or input error; no restart"), input.output)
 
         let success = try launch(["-n", "1", "--max-restarts", "3", "--", "/bin/sh", "-c", "echo ran", "sh", "--run-dir", "d"])
         XCTAssertEqual(success.status, 0, success.output)

@@ -28,6 +28,28 @@ final class ResumeTests: XCTestCase {
         XCTAssertTrue(metrics.contains("\"step\":12") && metrics.contains("\"step\":40"), metrics)
     }
 
+    func testResumingAnOlderCheckpointStartsTheBranchThatAutoFollows() throws {
+        let runs = try TrainingRuns(self)
+        let dir = temporaryDirectory(self)
+        let args = Self.recipe + ["--batch-size", "16", "--checkpoint-every", "10", "--keep", "10", "--run-dir", "\(dir)/run"]
+        try runs.train(ranks: 1, args)  // checkpoints 10, 20, 24 (epoch end), 30, 40
+        let branch = try runs.train(ranks: 1, args + ["--resume", "\(dir)/run/checkpoints/step-00000020.wmx", "--stop-after-steps", "5"])
+        XCTAssertTrue(branch.stdout.contains("stopped at step 25"), branch.output)
+        let auto = try runs.train(ranks: 1, args + ["--resume", "auto", "--stop-after-steps", "2"])
+        XCTAssertTrue(auto.stdout.contains("resuming at step 25"), auto.output)
+        // The earlier run's newer checkpoints are kept, aside, where neither --resume auto nor --keep looks.
+        let aside = "\(dir)/run/checkpoints/abandoned-after-step-00000020"
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: aside).sorted(),
+                       ["step-00000024.wmx", "step-00000030.wmx", "step-00000040.wmx"])
+        // metrics.jsonl describes the branch that continues: each step logged once, in order.
+        let steps = try String(contentsOfFile: "\(dir)/run/metrics.jsonl", encoding: .utf8).split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]).flatMap { $0["loss"] != nil ? $0["step"] as? Int : nil }
+        }
+        XCTAssertEqual(steps, steps.sorted())
+        XCTAssertEqual(Set(steps).count, steps.count, "\(steps)")
+        XCTAssertEqual(steps.last, 27)
+    }
+
     func testStopAndResumeOneRank() throws { try assertStopAndResumeIsBitwiseEqual(ranks: 1, batch: 16) }
     func testStopAndResumeTwoRanks() throws { try assertStopAndResumeIsBitwiseEqual(ranks: 2, batch: 8) }
 

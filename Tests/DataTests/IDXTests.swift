@@ -34,9 +34,23 @@ import Testing
 
     @Test func numClassesIsInferredFromTheLargestLabel() throws {
         let dir = try TemporaryDirectory()
-        let labels = try dir.write("labels", idxBytes(dims: [3], data: [2, 5, 1]))
+        let labels = try dir.write("labels", idxBytes(dims: [3], data: [2, 0, 1]))
         let images = try dir.write("images", idxBytes(dims: [3, 1, 1], data: [0, 1, 2]))
-        #expect(try IDX.loadImageSet(images: images, labels: labels).numClasses == 6)
+        #expect(try IDX.loadImageSet(images: images, labels: labels).numClasses == 3)
+    }
+
+    @Test func aLabelThatLeavesClassesEmptyIsAnErrorUnlessTheCountIsGiven() throws {
+        // One corrupt label (255) in a 3-class set must not make a 256-class model.
+        let dir = try TemporaryDirectory()
+        let labels = try dir.write("labels", idxBytes(dims: [4], data: [2, 0, 255, 1]))
+        let images = try dir.write("images", idxBytes(dims: [4, 1, 1], data: [0, 1, 2, 3]))
+        #expect(throws: DataError.sparseLabels(file: labels, index: 2, label: 255, missing: 3)) {
+            try IDX.loadImageSet(images: images, labels: labels)
+        }
+        #expect(throws: DataError.labelOutOfRange(file: labels, index: 2, label: 255, numClasses: 3)) {
+            try IDX.loadImageSet(images: images, labels: labels, numClasses: 3)
+        }
+        #expect(try IDX.loadImageSet(images: images, labels: labels, numClasses: 256).numClasses == 256)
     }
 
     @Test func malformedHeadersAreRefused() throws {

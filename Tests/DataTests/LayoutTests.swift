@@ -203,8 +203,8 @@ private func errorText(_ body: () throws -> Any) -> String? {
         #expect(test.labels == [0, 1, 2, 3] && (test.height, test.width, test.channels) == (32, 32, 3))
         let record = 3 * 3073  // test image 3: pixel (y 5, x 7), channel c is byte 1 + c * 1024 + 5 * 32 + 7 of its record
         for c in 0..<3 { #expect(test.pixels[3 * 3072 + (5 * 32 + 7) * 3 + c] == testRecords[record + 1 + c * 1024 + 5 * 32 + 7]) }
-        #expect(throws: DataError.imageSizeUnavailable(spec: "cifar10:\(dir.path)", reason: "images are 32x32; resizing applies to "
-            + "image files and packed sets, not to cifar10")) { try DataSpec(parsing: "cifar10:\(dir.path)").load(LoadOptions(imageSize: 224)) }
+        #expect(throws: DataError.imageSizeUnavailable(spec: "cifar10:\(dir.path)", reason: "images are 32x32, so --image-size 224 cannot "
+            + "apply (resizing applies to image files and packed sets, not to cifar10)")) { try DataSpec(parsing: "cifar10:\(dir.path)").load(LoadOptions(imageSize: 224)) }
         try dir.create("cifar-10-batches-bin/test_batch.bin", Array(testRecords.dropLast(5)))
         #expect(errorText { try DataSpec(parsing: "cifar10:\(dir.path)").load() } == "\(dir.path)/cifar-10-batches-bin/test_batch.bin: "
             + "12287 bytes is not a whole number of 3073-byte CIFAR records")

@@ -150,6 +150,19 @@ final class ElementwiseTests: XCTestCase {
         checkGradient("pool", values: &x, analytic: dx, eps: 0.5) { dot(forward($0), r) }
     }
 
+    func testNonFiniteLogitsAreNeverCorrect() {
+        // A NaN never compares greater than the label's logit: a diverged model used to score 100%.
+        let k = 3
+        var logits: [Float] = [.nan, .nan, .nan, 1, .infinity, 0, 5, 1, .nan, 0, 2, 1]
+        var labels: [Int32] = [0, 1, 0, 1]
+        let counts = logits.ptr { l in labels.withUnsafeMutableBufferPointer { lb in
+            softmaxCrossEntropy(logits: l, labels: lb.baseAddress!, batch: 4, classes: k, dLogits: nil).counts
+        } }
+        XCTAssertEqual(counts.top1, 1, "only the finite row whose label scores highest is correct")
+        XCTAssertEqual(counts.top5, 1)
+        logits.ptr { l in XCTAssertEqual(classesAtOrAbove(label: 0, row: l + 6, classes: k), Int.max) }
+    }
+
     func testCrossEntropyLossGradientAndTopK() {
         let n = 6, k = 7
         var logits = randomArray(n * k, seed: 111, scale: 2)

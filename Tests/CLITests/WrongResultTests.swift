@@ -1,0 +1,106 @@
+// Never a wrong number: a diverged run stops with an error naming the step instead of reporting
+// NaN as 100%; data that does not fit the model (channels, classes, a corrupt label) is refused in
+// one line before anything is written.
+import Foundation
+import TestSupport
+import XCTest
+
+final class WrongResultTests: XCTestCase {
+    func wavemix(_ arguments: [String]) throws -> ChildResult {
+        try Programs.run(try Programs.wavemix(), arguments, deadline: 240)
+    }
+
+    /// Non-zero exit, exactly one line on stderr that mentions `mentions`, no crash report.
+    func assertCleanFailure(_ arguments: [String], mentions: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let result = try wavemix(arguments)
+        XCTAssertNotEqual(result.status, 0, "expected failure: \(arguments)", file: file, line: line)
+        let lines = result.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "stderr: \(result.stderr)", file: file, line: line)
+        XCTAssertTrue(result.stderr.contains(mentions), "stderr lacks '\(mentions)': \(result.stderr)", file: file, line: line)
+        for crash in ["Fatal error", "Stack dump", "backtrace", "Segmentation"] {
+            XCTAssertFalse(result.output.contains(crash), "crashed: \(result.output)", file: file, line: line)
+        }
+    }
+
+    func testDivergedRunStopsWithAnErrorNamingTheStep() throws {
+        let runs = try TrainingRuns(self, train: 256, evalImages: 64)
+        let dir = temporaryDirectory(self)
+        let result = try wavemix(["train", "--data", runs.data, "--final-dim", "16", "--ff-channel", "16", "--depth", "1",
+                                  "--batch-size", "32", "--threads", "1", "--optimizer", "sgd", "--lr", "1e6", "--max-steps", "20",
+                                  "--log-every", "1", "--checkpoint-every", "1", "--run-dir", "\(dir)/run"])
+        XCTAssertNotEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.stderr.contains("step ") && result.stderr.contains("training stopped before that step's update"),
+                      result.output)
+        XCTAssertFalse(result.output.contains("100.00%"), result.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/run/model.safetensors"), "a diverged run has no final weights")
+        // Every logged step is a JSON record, and none holds a non-finite loss.
+        let metrics = try String(contentsOfFile: "\(dir)/run/metrics.jsonl", encoding: .utf8)
+        for line in metrics.split(separator: "\n") {
+            let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], String(line))
+            if let loss = object["loss"] as? Double { XCTAssertTrue(loss.isFinite, String(line)) }
+        }
+        // The checkpoints on disk are those of steps before the bad one, and evaluating them never
+        // reports a diverged model as right.
+        let newest = try FileManager.default.contentsOfDirectory(atPath: "\(dir)/run/checkpoints").filter { $0.hasSuffix(".wmx") }.max()
+        if let newest {
+            let eval = try wavemix(["eval", "--checkpoint", "\(dir)/run/checkpoints/\(newest)", "--data", runs.data, "--threads", "1"])
+            XCTAssertEqual(eval.status, 0, eval.output)
+            XCTAssertFalse(eval.output.contains("100.00%"), eval.output)
+        }
+    }
+
+    func testImagesWithMoreChannelsThanTheModelAreRefused() throws {
+        let dir = temporaryDirectory(self)
+        try FileManager.default.createDirectory(atPath: "\(dir)/cifar", withIntermediateDirectories: true)
+        try CIFARDataSet.write(to: "\(dir)/cifar")
+        for channels in ["1", "2"] {
+            try assertCleanFailure(["train", "--data", "cifar10:\(dir)/cifar", "--in-chans", channels, "--final-dim", "16",
+                                    "--ff-channel", "16", "--depth", "1", "--batch-size", "16", "--max-steps", "1", "--run-dir", "\(dir)/run"],
+                                   mentions: "3-channel images")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/run"), "a refused run must not create its directory")
+        }
+        // A 1-channel model (32 x 32 grey images) evaluated on the RGB set.
+        try FileManager.default.createDirectory(atPath: "\(dir)/grey", withIntermediateDirectories: true)
+        try IDXDataSet.write(to: "\(dir)/grey", train: 64, test: 16, side: 32)
+        let trained = try wavemix(["train", "--data", "idx:\(dir)/grey", "--final-dim", "16", "--ff-channel", "16", "--depth", "1",
+                                   "--batch-size", "16", "--max-steps", "1", "--threads", "1", "--run-dir", "\(dir)/grey-run"])
+        XCTAssertEqual(trained.status, 0, trained.output)
+        let checkpoint = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: "\(dir)/grey-run/checkpoints")
+            .filter { $0.hasSuffix(".wmx") }.max())
+        try assertCleanFailure(["eval", "--checkpoint", "\(dir)/grey-run/checkpoints/\(checkpoint)", "--data", "cifar10:\(dir)/cifar"],
+                               mentions: "3-channel images")
+    }
+
+    func testFewerClassesThanTheDataIsRefused() throws {
+        let runs = try TrainingRuns(self, train: 64, evalImages: 16)
+        let dir = temporaryDirectory(self)
+        for classes in ["5", "1"] {
+            try assertCleanFailure(["train", "--data", runs.data, "--num-classes", classes, "--final-dim", "16", "--ff-channel", "16",
+                                    "--depth", "1", "--batch-size", "16", "--max-steps", "1", "--run-dir", "\(dir)/run"],
+                                   mentions: "--num-classes \(classes)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/run"), "a refused run must not create its directory")
+        }
+    }
+
+    func testACorruptIDXLabelIsRefusedNamingFileAndIndex() throws {
+        let dir = temporaryDirectory(self)
+        try IDXDataSet.write(to: dir, train: 64, test: 16)
+        // Label 255 at index 5 of a 10-class set.
+        let labels = "\(dir)/train-labels-idx1-ubyte"
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: labels)))
+        bytes[8 + 5] = 255
+        try Data(bytes).write(to: URL(fileURLWithPath: labels))
+        try assertCleanFailure(["train", "--data", "idx:\(dir)", "--final-dim", "16", "--ff-channel", "16", "--depth", "1", "--batch-size", "16",
+                                "--max-steps", "1", "--run-dir", "\(dir)/run"],
+                               mentions: "train-labels-idx1-ubyte: label 255 at index 5")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/run"))
+        // --num-classes makes the class count explicit: 10 refuses the label, 256 accepts it.
+        try assertCleanFailure(["train", "--data", "idx:\(dir)", "--num-classes", "10", "--final-dim", "16", "--ff-channel", "16",
+                                "--depth", "1", "--batch-size", "16", "--max-steps", "1", "--run-dir", "\(dir)/run"],
+                               mentions: "label 255 at index 5 is outside 0..<10")
+        let accepted = try wavemix(["train", "--data", "idx:\(dir)", "--num-classes", "256", "--final-dim", "16", "--ff-channel", "16",
+                                    "--depth", "1", "--batch-size", "16", "--max-steps", "1", "--threads", "1", "--run-dir", "\(dir)/run"])
+        XCTAssertEqual(accepted.status, 0, accepted.output)
+        XCTAssertTrue(accepted.stdout.contains("256 classes"), accepted.stdout)
+    }
+}

@@ -1,0 +1,21 @@
+// metrics.jsonl never loses a record: JSON has no NaN or infinity, so such numbers are written as null.
+import Foundation
+@testable import Training
+import XCTest
+
+final class RunLogTests: XCTestCase {
+    func testNonFiniteNumbersAreWrittenAsNull() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wavemix-runlog-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let log = try RunLog(runDirectory: dir, isWriter: true, append: false)
+        log.record(["step": 1, "loss": Double.nan, "lr": 0.001])
+        log.record(["step": 2, "loss": -Double.infinity, "eval_top1": Float.nan])
+        log.record(["step": 3, "loss": 0.5])
+        let lines = try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 3)
+        XCTAssertEqual(lines[0], #"{"loss":null,"lr":0.001,"step":1}"#)
+        XCTAssertEqual(lines[1], #"{"eval_top1":null,"loss":null,"step":2}"#)
+        XCTAssertEqual(lines[2], #"{"loss":0.5,"step":3}"#)
+    }
+}
