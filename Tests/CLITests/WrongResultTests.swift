@@ -103,4 +103,50 @@ final class WrongResultTests: XCTestCase {
         XCTAssertEqual(accepted.status, 0, accepted.output)
         XCTAssertTrue(accepted.stdout.contains("256 classes"), accepted.stdout)
     }
+
+    func testTheLogSaysWhereTheRunIs() throws {
+        // 5 classes (top-5 says nothing there), 4 steps an epoch; a run stopped at step 2, resumed,
+        // ends mid-epoch at step 6.
+        let dir = temporaryDirectory(self)
+        try FileManager.default.createDirectory(atPath: "\(dir)/data", withIntermediateDirectories: true)
+        try IDXDataSet.write(to: "\(dir)/data", train: 64, test: 16, classes: 5)
+        let args = ["train", "--data", "idx:\(dir)/data", "--final-dim", "16", "--ff-channel", "16", "--depth", "1", "--batch-size", "16",
+                    "--max-steps", "6", "--threads", "1", "--log-every", "1", "--run-dir", "\(dir)/run"]
+        let first = try wavemix(args + ["--stop-after-steps", "2"])
+        XCTAssertEqual(first.status, 0, first.output)
+        let second = try wavemix(args + ["--resume", "auto"])
+        XCTAssertEqual(second.status, 0, second.output)
+        XCTAssertTrue(second.stdout.contains("(idx:\(dir)/data, 5 classes)"), second.stdout)
+        XCTAssertTrue(second.stdout.contains("eval after epoch 1 (step 4): top-1 "), second.stdout)
+        XCTAssertTrue(second.stdout.contains("eval at step 6 (epoch 2, batch 2/4): top-1 "), second.stdout)
+        XCTAssertFalse(second.stdout.contains("after epoch 0"), second.stdout)
+        XCTAssertFalse(second.stdout.contains("top-5"), "top-5 of 5 classes is always 100%: \(second.stdout)")
+        XCTAssertTrue(second.stdout.contains("done: 6 steps (4 in this run) in "), second.stdout)
+        XCTAssertTrue(second.stdout.contains("img/s training, "), second.stdout)
+        // eval takes a run directory: the checkpoint its `latest` names, the final one.
+        let eval = try wavemix(["eval", "--checkpoint", "\(dir)/run", "--threads", "1"])
+        XCTAssertEqual(eval.status, 0, eval.output)
+        XCTAssertTrue(eval.stdout.hasPrefix("\(dir)/run/checkpoints/step-00000006.wmx: top-1 "), eval.stdout)
+    }
+
+    func testABadImageIsOneWarningLine() throws {
+        // An 8 x 8 RGB PNG (written by Python's zlib), copied into two classes, and one file that is no image.
+        let png = try XCTUnwrap(Data(base64Encoded: "iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAA00lEQVR4nAHIADf/AAAAAB4eHjw8PFpaWnh4eJaWlrS0tNLS0gAHBwclJSVDQ0NhYWF/f3+dnZ27u7vZ2dkADg4OLCwsSkpKaGhohoaGpKSkwsLC4ODgABUVFTMzM1FRUW9vb42Njaurq8nJyefn5wAcHBw6OjpYWFh2dnaUlJSysrLQ0NDu7u4AIyMjQUFBX19ffX19m5ububm519fX9fX1ACoqKkhISGZmZoSEhKKiosDAwN7e3vz8/AAxMTFPT09tbW2Li4upqanHx8fl5eUDAwPZx14haocFjwAAAABJRU5ErkJggg=="))
+        let dir = temporaryDirectory(self)
+        for split in ["train", "val"] {
+            for label in ["a", "b"] {
+                try FileManager.default.createDirectory(atPath: "\(dir)/images/\(split)/\(label)", withIntermediateDirectories: true)
+                for i in 0..<4 { try png.write(to: URL(fileURLWithPath: "\(dir)/images/\(split)/\(label)/\(i).png")) }
+            }
+        }
+        try Data("not an image".utf8).write(to: URL(fileURLWithPath: "\(dir)/images/train/a/broken.png"))
+        let result = try wavemix(["train", "--data", "imagefolder:\(dir)/images", "--image-size", "8", "--in-chans", "3",
+                                  "--final-dim", "16", "--ff-channel", "16", "--depth", "1", "--batch-size", "4", "--max-steps", "2",
+                                  "--threads", "1", "--run-dir", "\(dir)/run"])
+        XCTAssertEqual(result.status, 0, result.output)
+        let warnings = result.stderr.split(separator: "\n").filter { $0.contains("broken.png") }
+        XCTAssertEqual(warnings.count, 1, result.stderr)
+        XCTAssertTrue(warnings.first?.hasPrefix("rank 0: warning: ") == true, result.stderr)
+        XCTAssertFalse(result.stderr.contains("warning: warning:"), result.stderr)
+    }
 }
