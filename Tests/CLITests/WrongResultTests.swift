@@ -149,4 +149,15 @@ final class WrongResultTests: XCTestCase {
         XCTAssertTrue(warnings.first?.hasPrefix("rank 0: warning: ") == true, result.stderr)
         XCTAssertFalse(result.stderr.contains("warning: warning:"), result.stderr)
     }
+
+    func testTheResumeHintNamesAChosenRunDirectory() throws {
+        let runs = try TrainingRuns(self, train: 64, evalImages: 16)
+        let dir = temporaryDirectory(self)
+        let binary = try Programs.wavemix()
+        let result = try Programs.run("/bin/sh", ["-c", "cd \"$0\" && exec \"$1\" train --data \"$2\" --final-dim 16 --ff-channel 16 "
+                                                   + "--depth 1 --batch-size 16 --threads 1 --stop-after-steps 1", dir, binary, runs.data])
+        XCTAssertEqual(result.status, 0, result.output)
+        let chosen = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: "\(dir)/runs").first)
+        XCTAssertTrue(result.stdout.contains("add --run-dir runs/\(chosen) to continue it"), result.stdout)
+    }
 }
