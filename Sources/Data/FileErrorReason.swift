@@ -20,5 +20,5 @@ public func fileErrorReason(_ error: Error) -> String {
         default: return "the file operation failed (code \(error.code))"
         }
     }
-    return fileErrorReason(error)
+    return error.localizedDescription
 }

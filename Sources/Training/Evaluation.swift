@@ -92,6 +92,8 @@ public enum CheckpointEvaluation {
         let (model, metadata) = try WeightFiles.model(fromCheckpoint: path)
         let spec = dataSpec ?? metadata.options?.data ?? "fashion-mnist"
         var options = loadOptions
+        // A set without a class list (idx:) is read with the model's class count, as it was trained.
+        if options.numClasses == nil { options.numClasses = metadata.model.numClasses }
         if options.imageSize == nil, metadata.imageHeight == metadata.imageWidth, try DataSpec(parsing: spec).kind.resizes {
             options.imageSize = metadata.imageHeight
         }

@@ -10,6 +10,14 @@ public enum RunDirectory {
     /// Creates the directory (rank 0) and returns its path on every rank. `resuming` accepts a
     /// directory that already holds a run.
     public static func prepare(_ requested: String?, dataName: String, comm: Communicator, resuming: Bool = false) throws -> String {
+        try create(requested, dataName: dataName, comm: comm, resuming: resuming).path
+    }
+
+    /// `prepare`, also telling (on rank 0) whether this call created the directory itself: only
+    /// then may a failed start remove it whole.
+    public static func create(_ requested: String?, dataName: String, comm: Communicator,
+                              resuming: Bool = false) throws -> (path: String, created: Bool) {
+        var created = false
         var path = requested ?? ""
         if comm.rank == 0 && requested == nil {
             let stamp = DateFormatter()
@@ -27,27 +35,34 @@ public enum RunDirectory {
             } else if manager.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue {
                 failure = "\(path) exists and is not a directory"
             } else {
-                do { try manager.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+                do {
+                    let parent = (path as NSString).deletingLastPathComponent
+                    if !parent.isEmpty { try manager.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+                    // mkdir itself says whether the leaf is new: another job may have made it a moment ago.
+                    if mkdir(path, 0o755) == 0 {
+                        created = true
+                    } else if errno != EEXIST {
+                        failure = "\(path): cannot create the run directory: \(String(cString: strerror(errno)))"
+                    }
+                } catch {
                     failure = "\(path): cannot create the run directory: \(fileErrorReason(error))"
                 }
             }
         }
         if comm.size > 1 { failure = String(decoding: try comm.broadcast(Array(failure.utf8), root: 0), as: UTF8.self) }
         if !failure.isEmpty { throw InputError(failure) }
-        return path
+        return (path, created)
     }
 
     /// Takes back what a run that failed before its first step wrote (rank 0), so that the same
-    /// command can be run again: the directory if this command created it, else the files named in
-    /// `written` (config.json only where there are no checkpoints: a resumed run's stays).
+    /// command can be run again: the directory if this command created it, else the files in
+    /// `written`, which the caller names only when they did not exist before it wrote them.
     public static func discardUnstarted(_ path: String, created: Bool, written: [String], comm: Communicator) {
         guard comm.rank == 0 else { return }
         if created {
             try? FileManager.default.removeItem(atPath: path)
         } else {
-            for name in written where name != "config.json" || !FileManager.default.fileExists(atPath: path + "/checkpoints") {
-                try? FileManager.default.removeItem(atPath: path + "/" + name)
-            }
+            for name in written { try? FileManager.default.removeItem(atPath: path + "/" + name) }
         }
     }
 

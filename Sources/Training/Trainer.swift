@@ -289,8 +289,9 @@ public final class Trainer {
         if comm.size > 1 { bad = try comm.allreduceMax(bad) }
         guard bad != 0 else { return }
         let newest = (try? checkpoints.checkpoints().last?.path) ?? nil
-        throw TrainingFailure("step \(step + 1): the loss is \(loss.isFinite ? "finite on rank \(comm.rank)" : "\(loss)")"
-                         + (badGradient.map { "; first non-finite gradient: \($0.name)" } ?? "")
+        let what = !loss.isFinite ? "the loss is \(loss)" + (badGradient.map { "; first non-finite gradient: \($0.name)" } ?? "")
+            : badGradient.map { "a gradient is not finite (first: \($0.name))" } ?? "the loss is not finite on another rank"
+        throw TrainingFailure("step \(step + 1): \(what)"
                          + "; training stopped before that step's update. "
                          + (newest.map { "Newest checkpoint: \($0) (continue from it with --resume auto, e.g. with a lower --lr or --clip-grad-norm)" }
                             ?? "No checkpoint was written yet; try a lower --lr or --clip-grad-norm"))

@@ -92,9 +92,14 @@ struct CheckpointCommand: ParsableCommand {
     }
 }
 
-/// Nothing a user wrote is overwritten without --force.
+/// Nothing a user wrote is overwritten without --force, and the file's directory must exist.
 private func refuseToReplace(_ path: String, force: Bool) throws {
     if !force && FileManager.default.fileExists(atPath: path) {
         throw InputError("\(path) exists; pass --force to replace it")
+    }
+    var isDirectory: ObjCBool = false
+    let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw InputError("\(path): the directory \(directory) does not exist")
     }
 }

@@ -32,7 +32,15 @@ struct Eval: ParsableCommand {
         ComputeThreads.configure(runtime.threads ?? ComputeThreads.defaultCount(ranksOnHost: comm.localSize))
         let options = LoadOptions(imageSize: imageSize, badImages: strict ? .stop : .substitute,
                                   warn: { [rank = comm.rank] in Console.err("rank \(rank): \($0)") })
-        let path = try CheckpointEvaluation.resolve(checkpoint)
+        // Rank 0 decides which checkpoint, so that every rank evaluates the same one even while a
+        // run is writing new checkpoints.
+        var answer = ""
+        if comm.rank == 0 {
+            do { answer = try CheckpointEvaluation.resolve(checkpoint) } catch { answer = "error:\(error)" }
+        }
+        if comm.size > 1 { answer = String(decoding: try comm.broadcast(Array(answer.utf8), root: 0), as: UTF8.self) }
+        if answer.hasPrefix("error:") { throw InputError(String(answer.dropFirst("error:".count))) }
+        let path = answer
         let (result, data, _) = try CheckpointEvaluation.run(checkpoint: path, dataSpec: data, batchSize: batchSize,
                                                              loadOptions: options, comm: comm)
         guard comm.rank == 0 else { return }

@@ -155,7 +155,7 @@ struct Train: ParsableCommand {
         ComputeThreads.configure(runtime.threads ?? ComputeThreads.defaultCount(ranksOnHost: comm.localSize))
         let spec = try dataOptions.parsedSpec()
         let data: DataSet
-        do { data = try dataOptions.load(rank: comm.rank, numClasses: model.numClasses) } catch DataError.labelOutOfRange(let file, let index, let label, let classes) where model.numClasses != nil {
+        do { data = try dataOptions.load(rank: comm.rank, numClasses: model.numClasses) } catch DataError.labelOutOfRange(let file, let index, let label, let classes) where classes == model.numClasses {
             throw InputError("--num-classes \(classes): \(file): label \(label) at index \(index) is outside 0..<\(classes)")
         }
         let config = model.config(defaultPreset: "lite-64-4", numClasses: data.numClasses,
@@ -173,8 +173,9 @@ struct Train: ParsableCommand {
         var settings = OptimizerSettings(kind: optimizer, weightDecay: weightDecay, eps: eps, momentum: momentum, nesterov: nesterov)
         settings.beta1 = beta1 ?? 0.9
         settings.beta2 = beta2 ?? (optimizer == .lion ? 0.99 : 0.999)
-        let existedBefore = comm.rank == 0 && runDir.map { FileManager.default.fileExists(atPath: $0) } == true
-        let runDirectory = try RunDirectory.prepare(runDir, dataName: spec.kind.rawValue, comm: comm, resuming: resume != nil)
+        let (runDirectory, created) = try RunDirectory.create(runDir, dataName: spec.kind.rawValue, comm: comm, resuming: resume != nil)
+        // Whether this command is about to create `name` in the run directory (rank 0's view).
+        func isNew(_ name: String) -> Bool { comm.rank == 0 && !FileManager.default.fileExists(atPath: runDirectory + "/" + name) }
         // Until the first step, a failure takes back what this command wrote, so the same command
         // can simply be run again.
         let trainer: Trainer
@@ -208,22 +209,23 @@ struct Train: ParsableCommand {
                 try Resume.check(point.metadata, options: options, worldSize: comm.size,
                                  imageHeight: data.train.height, imageWidth: data.train.width)
             }
-            if let point { try Resume.setAsideNewerCheckpoints(than: point, runDirectory: runDirectory, comm: comm, say: say) }
+            if isNew("config.json") { written.append("config.json") }
             try RunDirectory.writeConfig(options, worldSize: comm.size, comm: comm)
-            written.append("config.json")
             StopSignals.install()
+            if isNew("metrics.jsonl") { written.append("metrics.jsonl") }
             trainer = try Trainer(options: options, comm: comm, data: data, resuming: resume != nil)
-            if resume == nil { written.append("metrics.jsonl") }
             if let point {
                 // A checkpoint wins over --init-from: that is where this run already got to.
                 try trainer.restore(from: point.reader, metadata: point.metadata)
+                // Only now that the run goes on from this checkpoint does it start a branch.
+                try Resume.setAsideNewerCheckpoints(than: point, runDirectory: runDirectory, comm: comm, say: say)
             } else if let initFrom {
                 do { try trainer.initializeWeights(try WeightFiles.read(initFrom)) } catch let error as StateDictError {
                     throw InputError("--init-from \(initFrom): \(error)")
                 }
             }
         } catch {
-            RunDirectory.discardUnstarted(runDirectory, created: !existedBefore, written: written, comm: comm)
+            RunDirectory.discardUnstarted(runDirectory, created: created, written: written, comm: comm)
             throw error
         }
         let summary = try trainer.run()

@@ -4,6 +4,7 @@ import Checkpoint
 import Comm
 import Data
 import Foundation
+import Kernels
 import Training
 import WaveMix
 
@@ -21,6 +22,9 @@ struct WaveMixCommand: ParsableCommand {
         defaultSubcommand: Train.self)
 
     static func main() {
+        // OpenBLAS's kernels are chosen while this process has one thread: the choice sets an
+        // environment variable for a moment, which must not race MPI's threads reading theirs.
+        _ = KernelSelection.current
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -42,20 +46,22 @@ let exitDataError: Int32 = 65
 /// 65 for input that cannot work (a data set, a checkpoint, a configuration), 1 for a failure at run
 /// time. wavemix-mpirun --max-restarts retries none of 2, 64 and 65: they cannot go away.
 func exitStatus(for error: Error) -> Int32 {
-    // Reading a file someone gave, or a place to write that does not exist or is not writable, is
-    // input; a write that fails part-way (a full disk) fails at run time.
-    let readOperations: Set<String> = ["open", "read", "stat", "list directory"]
+    // Opening a file someone named is input; a read, a write or a save that fails part-way (an I/O
+    // error, a full disk) fails at run time and may go away.
+    let inputOperations: Set<String> = ["open", "stat"]
     switch error {
+    case DataError.unwritable: return 1
     case is InputError, is DataError, is StateDictError, is ConfigError: return exitDataError
     case let error as CheckpointError:
         switch error {
-        case .metadataNotEncodable: return 1
-        case .io(let operation, _, _): return readOperations.contains(operation) ? exitDataError : 1
+        case .notWritable, .metadataNotEncodable: return 1
+        case .io(let operation, _, _): return inputOperations.contains(operation) ? exitDataError : 1
         default: return exitDataError
         }
     case let error as SafeTensorsError:
         switch error {
-        case .io(let operation, _, _): return readOperations.contains(operation) ? exitDataError : 1
+        case .notWritable: return 1
+        case .io(let operation, _, _): return inputOperations.contains(operation) ? exitDataError : 1
         default: return exitDataError
         }
     default: return WaveMixCommand.exitCode(for: error).rawValue
