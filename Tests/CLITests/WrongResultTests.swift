@@ -102,6 +102,9 @@ final class WrongResultTests: XCTestCase {
                                     "--depth", "1", "--batch-size", "16", "--max-steps", "1", "--threads", "1", "--run-dir", "\(dir)/run"])
         XCTAssertEqual(accepted.status, 0, accepted.output)
         XCTAssertTrue(accepted.stdout.contains("256 classes"), accepted.stdout)
+        // eval reads the set with the model's class count, as it was trained.
+        let eval = try wavemix(["eval", "--checkpoint", "\(dir)/run", "--data", "idx:\(dir)", "--threads", "1"])
+        XCTAssertEqual(eval.status, 0, eval.output)
     }
 
     func testTheLogSaysWhereTheRunIs() throws {
@@ -159,5 +162,25 @@ final class WrongResultTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.output)
         let chosen = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: "\(dir)/runs").first)
         XCTAssertTrue(result.stdout.contains("add --run-dir runs/\(chosen) to continue it"), result.stdout)
+    }
+
+    func testAFailedStartTakesBackOnlyWhatItWrote() throws {
+        let runs = try TrainingRuns(self, train: 64, evalImages: 16)
+        let dir = temporaryDirectory(self)
+        let args = ["train", "--data", runs.data, "--final-dim", "16", "--ff-channel", "16", "--depth", "1", "--batch-size", "16",
+                    "--threads", "1", "--init-from", "\(dir)/missing.safetensors"]
+        // A directory this command creates goes away whole.
+        let fresh = try wavemix(args + ["--run-dir", "\(dir)/fresh/run"])
+        XCTAssertEqual(fresh.status, 65, fresh.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/fresh/run"))
+        // In a directory that was there, only the files this command created go; the rest stays.
+        try FileManager.default.createDirectory(atPath: "\(dir)/kept", withIntermediateDirectories: true)
+        try "notes\n".write(toFile: "\(dir)/kept/notes.txt", atomically: true, encoding: .utf8)
+        try "{}".write(toFile: "\(dir)/kept/config.json", atomically: true, encoding: .utf8)
+        let resumed = try wavemix(args + ["--run-dir", "\(dir)/kept", "--resume", "auto"])
+        XCTAssertEqual(resumed.status, 65, resumed.output)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(dir)/kept").sorted(), ["config.json", "notes.txt"])
+        let again = try wavemix(args.dropLast(2) + ["--run-dir", "\(dir)/kept", "--max-steps", "1"])
+        XCTAssertEqual(again.status, 0, "the same directory takes the next start: \(again.output)")
     }
 }

@@ -71,4 +71,11 @@ struct FuzzTests {
         }
         #expect(loaded > 0)
     }
+
+    @Test func fileErrorReasonDescribesAnyError() {
+        struct Foreign: Error {}
+        #expect(!fileErrorReason(Foreign()).isEmpty)
+        #expect(fileErrorReason(CocoaError(.fileNoSuchFile)) == String(cString: strerror(ENOENT)))
+        #expect(!fileErrorReason(CocoaError(.fileWriteUnknown)).contains("NSCocoaErrorDomain"))
+    }
 }
