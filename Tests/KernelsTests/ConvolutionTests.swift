@@ -330,6 +330,24 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    func testConv2dStridedSplitIsBitwise() {
+        // 3x3 stride 2 over 8 channels (patch 72): the im2col path. 16 images give 1024 output rows,
+        // a product over 10^6 multiply-adds on one thread and two under it on two; 8 images, under it
+        // either way.
+        for batch in [8, 16] {
+            let g = PatchGeometry(batch: batch, height: 16, width: 16, channels: 8, kernel: 3, stride: 2, pad: 1, gridHeight: 8, gridWidth: 8)
+            var x = randomArray(batch * 16 * 16 * 8, seed: 56), wt = randomArray(16 * 8 * 9, seed: 57), b = randomArray(16, seed: 58)
+            assertSameBitsForAnyThreadCount { threads in
+                var scratch = [Float](repeating: 0, count: conv2dScratchCount(g, cout: 16, threads: threads))
+                var y = [Float](repeating: 0, count: g.rows * 16)
+                x.ptr { xp in wt.ptr { wp in b.ptr { bp in y.ptr { yp in scratch.ptr { sp in
+                    conv2dForward(x: xp, g, weight: wp, bias: bp, cout: 16, y: yp, scratch: sp, scratchThreads: threads)
+                } } } } }
+                return y
+            }
+        }
+    }
+
     // 3x3 stride 1 with 8+ channels both sides: Winograd, F(4x4, 3x3) forward and dx, F(2x2, 3x3)
     // dW. Sizes that are not multiples of 4 (or 2) leave tiles overhanging the image.
     func testConv2dWinograd() { checkConv2d(n: 2, h: 7, w: 5, cin: 8, cout: 12, k: 3, stride: 1, pad: 1) }
