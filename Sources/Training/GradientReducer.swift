@@ -4,7 +4,7 @@
 // start their MPI_Iallreduce, and every report also calls MPI_Test on the buckets in flight (Open
 // MPI makes no progress on its own). `finish` waits for the rest and divides by the world size.
 // Gradients are sent from the gradient buffer itself into a separate receive buffer: an in-place
-// nonblocking all-reduce stalls inside the call (TOOLCHAIN.md).
+// nonblocking all-reduce stalls inside the call in Open MPI 4.1, which defeats the overlap.
 import Comm
 import Dispatch
 import Kernels
