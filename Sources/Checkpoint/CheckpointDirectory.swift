@@ -119,7 +119,7 @@ public struct CheckpointDirectory: Sendable {
             for entry in newer where rename(entry.path, target + "/" + fileNameOf(entry.path)) != 0 {
                 throw SystemCallError(operation: "move", path: entry.path, code: errno)
             }
-            syncDirectoryIgnoringErrors(checkpointsDirectory)
+            try? syncDirectory(checkpointsDirectory)
         } catch {
             throw CheckpointError(error, reportedAs: target)
         }
@@ -128,8 +128,6 @@ public struct CheckpointDirectory: Sendable {
         }
         return target
     }
-
-    private func syncDirectoryIgnoringErrors(_ directory: String) { try? syncDirectory(directory) }
 
     private var pointerPath: String { checkpointsDirectory + "/" + Self.latestPointerName }
 

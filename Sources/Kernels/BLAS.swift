@@ -229,7 +229,6 @@ public enum BLAS {
     /// Name of the kernel set OpenBLAS runs now (e.g. "Haswell", "SkylakeX"); KernelSelection
     /// chooses it.
     public static var coreName: String { String(cString: openblas_get_corename()) }
-
 }
 
 /// OpenBLAS's AVX-512 kernel sets (SkylakeX, Cooperlake, SapphireRapids) compute a product of at

@@ -60,8 +60,8 @@ public struct KernelSelection: Sendable, Codable, Equatable {
         var reason: String
         if let requested = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"], !requested.isEmpty {
             reason = "OPENBLAS_CORETYPE=\(requested)"
-        } else if let wanted = blasCore(for: cpu) {
-            reason = "for this CPU's \(wanted == "SkylakeX" ? "AVX-512" : wanted == "Haswell" ? "AVX2 and FMA" : "AVX")"
+        } else if let (wanted, _, features) = preferred.first(where: { cpu.has($0.flags) }) {
+            reason = "for this CPU's \(features)"
             if wanted.lowercased() != loaded.lowercased() {
                 // OpenBLAS reads the variable only while it chooses: set it for that moment, so
                 // that child processes make their own choice.
@@ -82,10 +82,9 @@ public struct KernelSelection: Sendable, Codable, Equatable {
     /// set OPENBLAS_CORETYPE to, and what the kernel-set tests run the determinism checks under.
     public static func blasCoresRunnable(on cpu: CPUFeatures = .current) -> [String] {
         #if arch(x86_64)
-        let avx512 = ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"]
         let sets: [(String, [String])] = [
-            ("SkylakeX", avx512), ("Cooperlake", avx512 + ["avx512_bf16"]), ("Haswell", ["avx2", "fma"]),
-            ("Zen", ["avx2", "fma"]), ("Sandybridge", ["avx"]), ("Nehalem", ["sse4_2"]), ("Prescott", ["pni"]),
+            ("SkylakeX", avx512), ("Cooperlake", avx512 + ["avx512_bf16"]), ("Haswell", avx2), ("Zen", avx2),
+            ("Sandybridge", ["avx"]), ("Nehalem", ["sse4_2"]), ("Prescott", ["pni"]),
         ]
         return sets.filter { cpu.has($0.1) }.map(\.0)
         #else
@@ -94,12 +93,16 @@ public struct KernelSelection: Sendable, Codable, Equatable {
     }
 
     /// The OpenBLAS kernel set for a CPU with these features; nil leaves OpenBLAS's own choice.
-    static func blasCore(for cpu: CPUFeatures) -> String? {
+    static func blasCore(for cpu: CPUFeatures) -> String? { preferred.first { cpu.has($0.flags) }?.core }
+
+    static let avx512 = ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"], avx2 = ["avx2", "fma"]
+
+    /// The kernel sets the program chooses, widest first, with the features each needs and their name.
+    static var preferred: [(core: String, flags: [String], features: String)] {
         #if arch(x86_64)
-        if cpu.has(["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"]) { return "SkylakeX" }
-        if cpu.has(["avx2", "fma"]) { return "Haswell" }
-        if cpu.has(["avx"]) { return "Sandybridge" }
+        [("SkylakeX", avx512, "AVX-512"), ("Haswell", avx2, "AVX2 and FMA"), ("Sandybridge", ["avx"], "AVX")]
+        #else
+        []
         #endif
-        return nil
     }
 }

@@ -25,26 +25,20 @@ public enum Resume {
     public static func locate(_ request: ResumeRequest, runDirectory: String, comm: Communicator,
                               say: (String) -> Void) throws -> ResumePoint? {
         var reader: CheckpointReader?
-        var message = ""  // rank 0's metadata JSON, or "error:<text>", or "" for nothing found
-        if comm.rank == 0 {
-            do {
-                switch request {
-                case .auto:
-                    reader = try CheckpointDirectory(runDirectory: runDirectory).newestValid { skipped in
-                        say("warning: skipping checkpoint: \(skipped)")
-                    }
-                    if reader == nil { say("no checkpoint in \(runDirectory)/checkpoints: starting from step 0") }
-                case .path(let path):
-                    reader = try CheckpointReader(contentsOf: path)
-                    try reader!.verify()
+        // Rank 0's metadata JSON, or "" for nothing found.
+        let message = try comm.decidedByRankZero {
+            switch request {
+            case .auto:
+                reader = try CheckpointDirectory(runDirectory: runDirectory).newestValid { skipped in
+                    say("warning: skipping checkpoint: \(skipped)")
                 }
-                if let reader { message = try reader.metadataJSON() }
-            } catch {
-                message = "error:\(error)"
+                if reader == nil { say("no checkpoint in \(runDirectory)/checkpoints: starting from step 0") }
+            case .path(let path):
+                reader = try CheckpointReader(contentsOf: path)
+                try reader!.verify()
             }
+            return try reader?.metadataJSON() ?? ""
         }
-        if comm.size > 1 { message = String(decoding: try comm.broadcast(Array(message.utf8), root: 0), as: UTF8.self) }
-        if message.hasPrefix("error:") { throw InputError(String(message.dropFirst("error:".count))) }
         if message.isEmpty { return nil }
         let metadata: CheckpointMetadata
         do { metadata = try JSONDecoder().decode(CheckpointMetadata.self, from: Data(message.utf8)) } catch {

@@ -282,12 +282,14 @@ public final class Trainer {
     /// the weights stay those of the last good step and every checkpoint on disk is kept. All ranks
     /// agree (the gradients are already reduced; the losses take one tiny all-reduce).
     private func stopIfNotFinite(loss: Float) throws {
-        let badGradient = model.parameterTable.entries.first { entry in
-            UnsafeBufferPointer(rebasing: model.gradients[entry.offset..<(entry.offset + entry.count)]).contains { !$0.isFinite }
-        }
-        var bad = loss.isFinite && badGradient == nil ? 0 : 1
+        let gradientsFinite = !model.gradients.contains { !$0.isFinite }
+        var bad = loss.isFinite && gradientsFinite ? 0 : 1
         if comm.size > 1 { bad = try comm.allreduceMax(bad) }
         guard bad != 0 else { return }
+        // Only now, on the way out: which tensor.
+        let badGradient = gradientsFinite ? nil : model.parameterTable.entries.first { entry in
+            model.gradients[entry.offset..<(entry.offset + entry.count)].contains { !$0.isFinite }
+        }
         let newest = (try? checkpoints.checkpoints().last?.path) ?? nil
         let what = !loss.isFinite ? "the loss is \(loss)" + (badGradient.map { "; first non-finite gradient: \($0.name)" } ?? "")
             : badGradient.map { "a gradient is not finite (first: \($0.name))" } ?? "the loss is not finite on another rank"

@@ -34,13 +34,7 @@ struct Eval: ParsableCommand {
                                   warn: { [rank = comm.rank] in Console.err("rank \(rank): \($0)") })
         // Rank 0 decides which checkpoint, so that every rank evaluates the same one even while a
         // run is writing new checkpoints.
-        var answer = ""
-        if comm.rank == 0 {
-            do { answer = try CheckpointEvaluation.resolve(checkpoint) } catch { answer = "error:\(error)" }
-        }
-        if comm.size > 1 { answer = String(decoding: try comm.broadcast(Array(answer.utf8), root: 0), as: UTF8.self) }
-        if answer.hasPrefix("error:") { throw InputError(String(answer.dropFirst("error:".count))) }
-        let path = answer
+        let path = try comm.decidedByRankZero { try CheckpointEvaluation.resolve(checkpoint) }
         let (result, data, _) = try CheckpointEvaluation.run(checkpoint: path, dataSpec: data, batchSize: batchSize,
                                                              loadOptions: options, comm: comm)
         guard comm.rank == 0 else { return }

@@ -107,29 +107,28 @@ struct Train: ParsableCommand {
     func validate() throws {
         // One message per option, naming it; the ranges are PyTorch's where it has one.
         func require(_ holds: Bool, _ message: String) throws { if !holds { throw ValidationError(message) } }
-        func finite(_ value: Double) -> Bool { value.isFinite }
         try require(epochs >= 1, "--epochs must be at least 1")
         if let maxSteps { try require(maxSteps >= 1, "--max-steps must be at least 1") }
         try require(batchSize >= 1, "--batch-size must be at least 1")
         try require(gradAccum >= 1, "--grad-accum must be at least 1")
-        try require(lr > 0 && finite(lr), "--lr must be a positive number")
-        try require(weightDecay >= 0 && finite(weightDecay), "--weight-decay must be 0 or more")
-        try require(momentum >= 0 && finite(momentum), "--momentum must be 0 or more")
+        try require(lr > 0 && lr.isFinite, "--lr must be a positive number")
+        try require(weightDecay >= 0 && weightDecay.isFinite, "--weight-decay must be 0 or more")
+        try require(momentum >= 0 && momentum.isFinite, "--momentum must be 0 or more")
         if let beta1 { try require(beta1 >= 0 && beta1 < 1, "--beta1 must be at least 0 and below 1") }
         if let beta2 { try require(beta2 >= 0 && beta2 < 1, "--beta2 must be at least 0 and below 1") }
-        try require(eps >= 0 && finite(eps), "--eps must be 0 or more")
+        try require(eps >= 0 && eps.isFinite, "--eps must be 0 or more")
         try require(warmupSteps >= 0, "--warmup-steps must be 0 or more")
         try require(stepSize >= 1, "--step-size must be at least 1")
-        try require(gamma >= 0 && finite(gamma), "--gamma must be 0 or more")
-        try require(minLr >= 0 && finite(minLr), "--min-lr must be 0 or more")
+        try require(gamma >= 0 && gamma.isFinite, "--gamma must be 0 or more")
+        try require(minLr >= 0 && minLr.isFinite, "--min-lr must be 0 or more")
         try require(cropPadding >= 0, "--crop-padding must be 0 or more")
         try require(logEvery >= 1, "--log-every must be at least 1")
         try require(evalEvery >= 0, "--eval-every must be 0 or more")
         if nesterov { try require(optimizer == .sgd && momentum > 0, "--nesterov needs --optimizer sgd and --momentum > 0") }
-        if let clipGradNorm { try require(clipGradNorm > 0 && finite(clipGradNorm), "--clip-grad-norm must be a positive number") }
+        if let clipGradNorm { try require(clipGradNorm > 0 && clipGradNorm.isFinite, "--clip-grad-norm must be a positive number") }
         if let evalBatchSize { try require(evalBatchSize >= 1, "--eval-batch-size must be at least 1") }
-        if let commTimeout { try require(commTimeout > 0 && finite(commTimeout), "--comm-timeout must be a positive number") }
-        try require(bucketMib > 0 && finite(bucketMib), "--bucket-mib must be a positive number")
+        if let commTimeout { try require(commTimeout > 0 && commTimeout.isFinite, "--comm-timeout must be a positive number") }
+        try require(bucketMib > 0 && bucketMib.isFinite, "--bucket-mib must be a positive number")
         try require(checkpointEvery >= 0, "--checkpoint-every must be 0 or more")
         try require(keep >= 1, "--keep must be at least 1")
         if let stopAfterSteps { try require(stopAfterSteps >= 1, "--stop-after-steps must be at least 1") }
@@ -155,8 +154,12 @@ struct Train: ParsableCommand {
         ComputeThreads.configure(runtime.threads ?? ComputeThreads.defaultCount(ranksOnHost: comm.localSize))
         let spec = try dataOptions.parsedSpec()
         let data: DataSet
-        do { data = try dataOptions.load(rank: comm.rank, numClasses: model.numClasses) } catch DataError.labelOutOfRange(let file, let index, let label, let classes) where classes == model.numClasses {
-            throw InputError("--num-classes \(classes): \(file): label \(label) at index \(index) is outside 0..<\(classes)")
+        do { data = try dataOptions.load(rank: comm.rank, numClasses: model.numClasses) } catch let error as DataError {
+            // A label past the user's own count is that option's problem: say so first.
+            if case .labelOutOfRange(_, _, _, let classes) = error, classes == model.numClasses {
+                throw InputError("--num-classes \(classes): \(error)")
+            }
+            throw error
         }
         let config = model.config(defaultPreset: "lite-64-4", numClasses: data.numClasses,
                                   inChans: dataOptions.inChans ?? data.train.channels)

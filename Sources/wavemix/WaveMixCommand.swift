@@ -48,22 +48,13 @@ let exitDataError: Int32 = 65
 func exitStatus(for error: Error) -> Int32 {
     // Opening a file someone named is input; a read, a write or a save that fails part-way (an I/O
     // error, a full disk) fails at run time and may go away.
-    let inputOperations: Set<String> = ["open", "stat"]
+    func io(_ operation: String) -> Int32 { ["open", "stat"].contains(operation) ? exitDataError : 1 }
     switch error {
-    case DataError.unwritable: return 1
-    case is InputError, is DataError, is StateDictError, is ConfigError: return exitDataError
-    case let error as CheckpointError:
-        switch error {
-        case .notWritable, .metadataNotEncodable: return 1
-        case .io(let operation, _, _): return inputOperations.contains(operation) ? exitDataError : 1
-        default: return exitDataError
-        }
-    case let error as SafeTensorsError:
-        switch error {
-        case .notWritable: return 1
-        case .io(let operation, _, _): return inputOperations.contains(operation) ? exitDataError : 1
-        default: return exitDataError
-        }
+    case DataError.unwritable, CheckpointError.notWritable, CheckpointError.metadataNotEncodable, SafeTensorsError.notWritable:
+        return 1
+    case CheckpointError.io(let operation, _, _), SafeTensorsError.io(let operation, _, _): return io(operation)
+    case is InputError, is DataError, is StateDictError, is ConfigError, is CheckpointError, is SafeTensorsError:
+        return exitDataError
     default: return WaveMixCommand.exitCode(for: error).rawValue
     }
 }

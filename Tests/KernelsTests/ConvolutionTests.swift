@@ -316,18 +316,24 @@ final class ConvolutionTests: XCTestCase {
     func testConv2dDirectWideOutput() { checkConv2d(n: 2, h: 9, w: 7, cin: 1, cout: 40, k: 3, stride: 1, pad: 1, threads: 2) }
     func testConv2dDirectLargestPatch() { checkConv2d(n: 2, h: 8, w: 12, cin: 2, cout: 33, k: 4, stride: 4, pad: 0) }
 
-    func testConv2dForwardSplitIsBitwise() {
-        // 4 x 16 x 16 output rows: one piece per thread; the rows, not the threads, decide the bits.
-        let g = PatchGeometry(batch: 4, height: 16, width: 16, channels: 5, kernel: 3, stride: 1, pad: 1, gridHeight: 16, gridWidth: 16)
-        var x = randomArray(4 * 16 * 16 * 5, seed: 44), wt = randomArray(24 * 5 * 9, seed: 45), b = randomArray(24, seed: 46)
-        assertSameBitsForAnyThreadCount { threads in
-            var scratch = [Float](repeating: 0, count: conv2dScratchCount(g, cout: 24, threads: threads))
-            var y = [Float](repeating: 0, count: g.rows * 24)
+    /// conv2dForward of random data (seeds from `seed`) gives the same bits for 1, 2 and 3 threads.
+    func assertConv2dForwardSplitIsBitwise(_ g: PatchGeometry, cout: Int, seed: UInt64, file: StaticString = #filePath, line: UInt = #line) {
+        var x = randomArray(g.batch * g.height * g.width * g.channels, seed: seed)
+        var wt = randomArray(cout * g.channels * g.kernel * g.kernel, seed: seed + 1), b = randomArray(cout, seed: seed + 2)
+        assertSameBitsForAnyThreadCount(file: file, line: line) { threads in
+            var scratch = [Float](repeating: 0, count: conv2dScratchCount(g, cout: cout, threads: threads))
+            var y = [Float](repeating: 0, count: g.rows * cout)
             x.ptr { xp in wt.ptr { wp in b.ptr { bp in y.ptr { yp in scratch.ptr { sp in
-                conv2dForward(x: xp, g, weight: wp, bias: bp, cout: 24, y: yp, scratch: sp, scratchThreads: threads)
+                conv2dForward(x: xp, g, weight: wp, bias: bp, cout: cout, y: yp, scratch: sp, scratchThreads: threads)
             } } } } }
             return y
         }
+    }
+
+    func testConv2dForwardSplitIsBitwise() {
+        // 4 x 16 x 16 output rows: one piece per thread; the rows, not the threads, decide the bits.
+        let g = PatchGeometry(batch: 4, height: 16, width: 16, channels: 5, kernel: 3, stride: 1, pad: 1, gridHeight: 16, gridWidth: 16)
+        assertConv2dForwardSplitIsBitwise(g, cout: 24, seed: 44)
     }
 
     func testConv2dStridedSplitIsBitwise() {
@@ -336,15 +342,7 @@ final class ConvolutionTests: XCTestCase {
         // either way.
         for batch in [8, 16] {
             let g = PatchGeometry(batch: batch, height: 16, width: 16, channels: 8, kernel: 3, stride: 2, pad: 1, gridHeight: 8, gridWidth: 8)
-            var x = randomArray(batch * 16 * 16 * 8, seed: 56), wt = randomArray(16 * 8 * 9, seed: 57), b = randomArray(16, seed: 58)
-            assertSameBitsForAnyThreadCount { threads in
-                var scratch = [Float](repeating: 0, count: conv2dScratchCount(g, cout: 16, threads: threads))
-                var y = [Float](repeating: 0, count: g.rows * 16)
-                x.ptr { xp in wt.ptr { wp in b.ptr { bp in y.ptr { yp in scratch.ptr { sp in
-                    conv2dForward(x: xp, g, weight: wp, bias: bp, cout: 16, y: yp, scratch: sp, scratchThreads: threads)
-                } } } } }
-                return y
-            }
+            assertConv2dForwardSplitIsBitwise(g, cout: 16, seed: 56)
         }
     }
 
