@@ -1,7 +1,8 @@
 // The checkpoints of one run: RUN_DIR/checkpoints/step-<N>.wmx (N zero-padded to 8 digits so names
-// sort) and a pointer file RUN_DIR/checkpoints/latest holding the newest file's name. save() writes
-// atomically, updates the pointer atomically, removes stale temporary files of killed writers and
-// keeps the newest `keep` checkpoints; newestValid() picks the newest checkpoint that passes every
+// sort), a pointer file RUN_DIR/checkpoints/latest holding the newest file's name and, in runs that
+// select on a validation set, a pointer `best` to the selected one. save() writes atomically,
+// updates the pointer atomically, removes stale temporary files of killed writers and keeps the
+// newest `keep` checkpoints plus the one `best` names; newestValid() picks the newest checkpoint that passes every
 // check, reporting each one it skips. Scans go by file name: the pointer may be missing or stale.
 import Foundation
 
@@ -13,6 +14,7 @@ public struct CheckpointDirectory: Sendable {
     }
 
     public static let latestPointerName = "latest"
+    public static let bestPointerName = "best"
 
     public let runDirectory: String
 
@@ -55,15 +57,33 @@ public struct CheckpointDirectory: Sendable {
     }
 
     /// The file name the `latest` pointer holds, nil when there is no pointer.
-    public func latestPointer() -> String? {
-        guard let file = try? ReadOnlyFile(path: pointerPath),
+    public func latestPointer() -> String? { pointer(Self.latestPointerName) }
+
+    /// The file name the `best` pointer holds, nil when there is none.
+    public func bestPointer() -> String? { pointer(Self.bestPointerName) }
+
+    /// Points `best` at step `step`'s checkpoint, which --keep then never removes.
+    public func markBest(step: Int) throws(CheckpointError) {
+        try writePointer(Self.bestPointerName, to: Self.fileName(step: step))
+    }
+
+    /// Removes the `best` pointer, if there is one.
+    public func removeBestPointer() throws(CheckpointError) {
+        let path = checkpointsDirectory + "/" + Self.bestPointerName
+        guard unlink(path) == 0 || errno == ENOENT else {
+            throw CheckpointError(SystemCallError(operation: "remove", path: path, code: errno), reportedAs: path)
+        }
+    }
+
+    private func pointer(_ name: String) -> String? {
+        guard let file = try? ReadOnlyFile(path: checkpointsDirectory + "/" + name),
               let bytes = try? file.bytes(at: 0, count: min(file.size, 4096)) else { return nil }
         let name = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return name.isEmpty ? nil : name
     }
 
     /// Writes `writer`'s checkpoint as step `step`, points `latest` at it, then removes all but the
-    /// newest `keep` checkpoints (never the one just written). Returns the checkpoint's path. On
+    /// newest `keep` checkpoints (never the one just written, nor the one `best` names). Returns the checkpoint's path. On
     /// error no checkpoint that was there before is damaged and no temporary file is left.
     @discardableResult
     public func save(_ writer: CheckpointWriter, step: Int, keep: Int) throws(CheckpointError) -> String {
@@ -77,8 +97,9 @@ public struct CheckpointDirectory: Sendable {
         let name = Self.fileName(step: step)
         let path = checkpointsDirectory + "/" + name
         try writer.write(to: path)
-        try writePointer(to: name)
-        for entry in try checkpoints().dropLast(keep) where entry.step != step {
+        try writePointer(Self.latestPointerName, to: name)
+        let best = bestPointer()
+        for entry in try checkpoints().dropLast(keep) where entry.step != step && fileNameOf(entry.path) != best {
             do {
                 try removeFile(entry.path)
             } catch {
@@ -124,14 +145,13 @@ public struct CheckpointDirectory: Sendable {
             throw CheckpointError(error, reportedAs: target)
         }
         if FileManager.default.fileExists(atPath: checkpointsDirectory + "/" + Self.fileName(step: step)) {
-            try writePointer(to: Self.fileName(step: step))
+            try writePointer(Self.latestPointerName, to: Self.fileName(step: step))
         }
         return target
     }
 
-    private var pointerPath: String { checkpointsDirectory + "/" + Self.latestPointerName }
-
-    private func writePointer(to name: String) throws(CheckpointError) {
+    private func writePointer(_ pointer: String, to name: String) throws(CheckpointError) {
+        let pointerPath = checkpointsDirectory + "/" + pointer
         let contents = Array((name + "\n").utf8)
         do throws(SystemCallError) {
             let file = try TemporaryFile(finalPath: pointerPath)

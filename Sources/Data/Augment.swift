@@ -14,11 +14,13 @@ public struct Augmentation: Sendable, Equatable {
     /// P of RandomCrop(size, padding: P); 0 turns random cropping off.
     public var cropPadding: Int
     public var horizontalFlip: Bool
+    public var trivialAugment: Bool
 
-    public init(cropPadding: Int = 0, horizontalFlip: Bool = false) {
+    public init(cropPadding: Int = 0, horizontalFlip: Bool = false, trivialAugment: Bool = false) {
         precondition(cropPadding >= 0, "Augmentation: negative crop padding")
         self.cropPadding = cropPadding
         self.horizontalFlip = horizontalFlip
+        self.trivialAugment = trivialAugment
     }
 
     /// No augmentation (evaluation).

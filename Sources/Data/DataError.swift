@@ -56,6 +56,8 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     case imageSizeUnavailable(spec: String, reason: String)
     /// The sampler cannot make a single global batch from the data set.
     case globalBatchTooLarge(count: Int, batchSize: Int, worldSize: Int)
+    /// A validation split that leaves no validation or no training image.
+    case badSplit(String)
 
     public var description: String {
         switch self {
@@ -114,6 +116,8 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
         case let .globalBatchTooLarge(count, batchSize, worldSize):
             return "global batch \(batchSize) x \(worldSize) ranks = \(batchSize * worldSize) exceeds the "
                 + "\(count) samples of the data set; lower --batch-size"
+        case let .badSplit(reason):
+            return reason
         }
     }
 

@@ -1,5 +1,6 @@
-// What a run tells its user: progress lines on stdout and RUN_DIR/metrics.jsonl (one JSON object a
-// line). Only rank 0 writes; other ranks speak only to report an error.
+// What a run tells its user: progress lines on stdout, RUN_DIR/metrics.jsonl (one JSON object a
+// line) and RUN_DIR/summary.csv (one row per epoch). Only rank 0 writes; other ranks speak only to
+// report an error. A resumed run first forgets what came after its checkpoint, then logs it again.
 import Comm
 import Data
 import Foundation
@@ -7,40 +8,63 @@ import Foundation
 final class RunLog {
     private let isWriter: Bool
     private let path: String
+    private let summaryPath: String
     private var metrics: FileHandle?
+    private var summary: FileHandle?
 
     init(runDirectory: String, isWriter: Bool, append: Bool) throws {
         self.isWriter = isWriter
         path = runDirectory + "/metrics.jsonl"
+        summaryPath = runDirectory + "/summary.csv"
         guard isWriter else { return }
+        metrics = try Self.open(path, append: append, header: nil)
+        summary = try Self.open(summaryPath, append: append, header: SummaryRow.header)
+    }
+
+    /// Opens `path` for appending; a new (or, without `append`, emptied) file starts with `header`.
+    private static func open(_ path: String, append: Bool, header: String?) throws -> FileHandle {
         if !append || !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw InputError("\(path): cannot create the metrics file")
+            guard FileManager.default.createFile(atPath: path, contents: header.map { Data(($0 + "\n").utf8) }) else {
+                throw InputError("\(path): cannot create")
             }
         }
         guard let handle = FileHandle(forWritingAtPath: path) else { throw InputError("\(path): cannot open for writing") }
         handle.seekToEndOfFile()
-        metrics = handle
+        return handle
     }
 
-    /// Drops the entries of steps after `step`: a run resumed from that step's checkpoint logs
-    /// them again. The file is rewritten atomically.
+    /// Drops the entries of steps after `step` from metrics.jsonl and summary.csv: a run resumed
+    /// from that step's checkpoint logs them again. The files are rewritten atomically.
     func forget(after step: Int) throws {
-        guard isWriter, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
-        let kept = text.split(separator: "\n").filter { line in
+        guard isWriter else { return }
+        metrics = try Self.rewrite(path, handle: metrics) { line in
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let logged = object["step"] as? Int else { return true }
             return logged <= step
         }
-        try? metrics?.close()
+        summary = try Self.rewrite(summaryPath, handle: summary) { line in
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            guard fields.count > 1, let logged = Int(fields[1]) else { return true }  // the header
+            return logged <= step
+        }
+    }
+
+    /// Keeps the lines of `path` that `keep` accepts, and reopens it for appending.
+    private static func rewrite(_ path: String, handle: FileHandle?, keep: (Substring) -> Bool) throws -> FileHandle? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return handle }
+        let kept = text.split(separator: "\n").filter(keep)
+        try? handle?.close()
         do {
             try (kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).write(toFile: path, atomically: true, encoding: .utf8)
         } catch {
             throw InputError("\(path): cannot rewrite: \(fileErrorReason(error))")
         }
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw InputError("\(path): cannot open for writing") }
-        handle.seekToEndOfFile()
-        metrics = handle
+        return try open(path, append: true, header: nil)
+    }
+
+    /// Appends one row to summary.csv.
+    func summaryRow(_ row: SummaryRow) {
+        summary?.write(Data((row.csvLine + "\n").utf8))
     }
 
     func line(_ text: String) {
@@ -64,7 +88,36 @@ final class RunLog {
         metrics.write(data)
     }
 
-    deinit { try? metrics?.close() }
+    deinit {
+        try? metrics?.close()
+        try? summary?.close()
+    }
+}
+
+/// One row of summary.csv: an epoch's training loss, its evaluations, learning rate, training
+/// speed and the run's wall time so far (over every sitting). Empty cells: not measured.
+struct SummaryRow {
+    static let header = "epoch,step,phase,train_loss,val_loss,val_top1,val_top5,test_loss,test_top1,test_top5,lr,"
+        + "images_per_second,elapsed_seconds"
+
+    var epoch: Int
+    var step: Int
+    var phase: Int
+    var trainLoss: Double?
+    var validation: EvaluationResult?
+    var test: EvaluationResult?
+    var learningRate: Double?
+    var imagesPerSecond: Double?
+    var elapsedSeconds: Double
+
+    var csvLine: String {
+        // Shortest text that reads back as the same Double; NaN and infinities as Swift spells them.
+        func cell(_ value: Double?) -> String { value.map { "\($0)" } ?? "" }
+        return ["\(epoch)", "\(step)", "\(phase)", cell(trainLoss),
+                cell(validation?.loss), cell(validation?.top1), cell(validation?.top5),
+                cell(test?.loss), cell(test?.top1), cell(test?.top5),
+                cell(learningRate), cell(imagesPerSecond), cell(elapsedSeconds)].joined(separator: ",")
+    }
 }
 
 /// "1h02m", "4m05s", "12s".

@@ -1,6 +1,9 @@
 // The training loop: every rank holds a replica, reads its shard of each global batch, and the
 // gradients are averaged over ranks (GradientReducer) before the optimizer step; rank 0 logs,
-// evaluates with everyone (sharded) and writes the run directory and the checkpoints.
+// evaluates with everyone (sharded) and writes the run directory and the checkpoints. With a
+// validation split (ModelSelection) every epoch ends with a validation, the best model is kept, a
+// plateau may start the second phase or end the run, and the test set is evaluated at the end on
+// the selected model.
 import Checkpoint
 import Comm
 import Data
@@ -22,6 +25,10 @@ public struct TrainingSummary: Sendable {
     public var imagesPerSecond: Double
     /// Set when a signal or --stop-after-steps ended the run early (after a checkpoint).
     public var stoppedEarly: String?
+    /// With a validation split: where the selected model was taken and its validation top-1.
+    public var selected: (step: Int, epoch: Int, validationTop1: Double)?
+    /// The run had already finished: this invocation trained and evaluated nothing.
+    public var alreadyComplete = false
 }
 
 public final class Trainer {
@@ -29,11 +36,13 @@ public final class Trainer {
     let comm: Communicator
     let data: DataSet
     let model: WaveMixModel
-    let optimizer: Optimizer
+    private(set) var optimizer: Optimizer
     let schedule: LRSchedule
     let sampler: EpochSampler
     let trainLoader: BatchLoader
     let testLoader: BatchLoader
+    /// The validation part of the training split (with --val-split).
+    let validationLoader: BatchLoader?
     let reducer: GradientReducer?
     let log: RunLog
     let checkpoints: CheckpointDirectory
@@ -47,6 +56,11 @@ public final class Trainer {
     public private(set) var epoch = 0
     public private(set) var positionInEpoch = 0
     private var savedAtStep: Int?
+    /// Selection state, the current epoch's training totals and the run's wall time so far.
+    public private(set) var progress = RunProgress()
+    /// The run's wall time before this invocation, and when this invocation started.
+    private var elapsedBefore = 0.0
+    private var startOfInvocation = DispatchTime.now().uptimeNanoseconds
 
     /// Test hook: with WAVEMIX_TEST_STEP_PAUSE=<seconds> in the environment, every step sleeps that
     /// long after its update, so a test that signals a run after step N knows the run is still
@@ -59,7 +73,8 @@ public final class Trainer {
         self.options = options
         self.comm = comm
         self.data = data
-        let source = data.train
+        let split = try options.selection.map { try ValidationSplit.split(data.train, size: $0.validationSize, seed: options.seed) }
+        let source: any ImageSource = split?.train ?? data.train
         model = try WaveMixModel(config: options.model, imageHeight: source.height, imageWidth: source.width, seed: options.seed)
         optimizer = Optimizer(options.optimizer, parameterCount: model.parameterCount)
         sampler = try EpochSampler(count: source.count, batchSize: options.batchSize * options.gradientAccumulation,
@@ -74,6 +89,10 @@ public final class Trainer {
         trainLoader = BatchLoader(source: source, transform: transform, threads: threads)
         let evalTransform = SampleTransform(for: data.test, outputChannels: options.model.inChans, normalization: data.normalization)
         testLoader = BatchLoader(source: data.test, transform: evalTransform, threads: threads)
+        validationLoader = split.map { split in
+            BatchLoader(source: split.validation, transform: SampleTransform(for: split.validation, outputChannels: options.model.inChans,
+                                                                              normalization: data.normalization), threads: threads)
+        }
         // A step's whole batch (all micro-batches) is loaded at once; evaluation reuses the buffers.
         let samples = max(options.batchSize * options.gradientAccumulation, options.evalBatchSize)
         input = .allocate(capacity: samples * transform.outputCount)
@@ -94,6 +113,20 @@ public final class Trainer {
     public var stepsPerEpoch: Int { sampler.batchesPerEpoch }
     public var totalSteps: Int { schedule.totalSteps }
     public var parameterCount: Int { model.parameterCount }
+    /// Training images in one epoch (the training split less the validation part).
+    public var trainingImages: Int { trainLoader.source.count }
+    private var globalBatch: Int { options.globalBatch(worldSize: comm.size) }
+
+    /// The learning rate of the step after `step` steps: the schedule, or the second phase's constant rate.
+    private func learningRate(at step: Int) -> Double {
+        if progress.selection.phase == 2, let second = options.selection?.secondPhase { return second.learningRate }
+        return schedule.learningRate(at: step)
+    }
+
+    /// The run's wall time so far, over every sitting.
+    private var elapsedSeconds: Double {
+        elapsedBefore + Double(DispatchTime.now().uptimeNanoseconds - startOfInvocation) / 1e9
+    }
 
     /// Rank 0's parameters and buffers become everyone's (they agree already when seeded alike;
     /// this makes it a guarantee, as DDP does).
@@ -127,6 +160,11 @@ public final class Trainer {
     /// checked against the options). Rank 0's state is broadcast, so other ranks need no access
     /// to the file.
     public func restore(from reader: CheckpointReader?, metadata: CheckpointMetadata) throws {
+        progress = metadata.progress ?? RunProgress()
+        elapsedBefore = progress.elapsedSeconds
+        if progress.selection.phase == 2, let second = options.selection?.secondPhase {
+            optimizer = Optimizer(second.optimizer, parameterCount: model.parameterCount)
+        }
         if let reader {
             try CheckpointSections.restoreModel(model, from: reader)
             try CheckpointSections.restoreOptimizer(optimizer, steps: metadata.optimizerSteps, from: reader)
@@ -143,6 +181,14 @@ public final class Trainer {
         positionInEpoch = metadata.positionInEpoch
         savedAtStep = step
         try log.forget(after: step)
+        // The `best` pointer follows the checkpoint's own selection (a branch may have moved the newer best aside).
+        if comm.rank == 0 && options.selection != nil {
+            do {
+                if let best = progress.selection.bestStep { try checkpoints.markBest(step: best) } else { try checkpoints.removeBestPointer() }
+            } catch {
+                throw InputError("\(error)")
+            }
+        }
     }
 
     /// Loads weights (a state dict) before training starts: fine-tuning from imported weights.
@@ -154,19 +200,26 @@ public final class Trainer {
     // MARK: Loop
 
     public func run() throws -> TrainingSummary {
-        let start = DispatchTime.now().uptimeNanoseconds
-        let global = options.batchSize * options.gradientAccumulation * comm.size
+        startOfInvocation = DispatchTime.now().uptimeNanoseconds
+        let firstStep = step
         log.line("kernels: \(KernelSelection.current.description)")
-        log.line("training \(model.parameterCount) parameters on \(data.train.count) images (\(data.spec), \(options.model.numClasses) classes), "
-                 + "\(comm.size) rank(s) x \(Parallel.threads) thread(s), global batch \(global), "
+        let validation = validationLoader.map { ", \($0.source.count) more held out for validation" } ?? ""
+        log.line("training \(model.parameterCount) parameters on \(trainingImages) images (\(data.spec)\(validation), "
+                 + "\(options.model.numClasses) classes), \(comm.size) rank(s) x \(Parallel.threads) thread(s), global batch \(globalBatch), "
                  + "\(stepsPerEpoch) steps/epoch, \(totalSteps) steps"
                  + (step > 0 ? "; resuming at step \(step) (epoch \(epoch + 1), batch \(positionInEpoch + 1))" : ""))
-        let firstStep = step
-        var windowLoss = 0.0, windowSteps = 0
-        var windowStart = DispatchTime.now().uptimeNanoseconds
-        var lastEvaluation: (step: Int, result: EvaluationResult)?
+        if progress.completed && isAtEnd {
+            log.line("the run is already complete at step \(step); nothing to train (its results: \(options.runDirectory)/summary.csv)")
+            return TrainingSummary(steps: step, stepsThisRun: 0, epochs: epoch, finalEvaluation: nil, seconds: 0, evaluationSeconds: 0,
+                                   imagesPerSecond: 0, stoppedEarly: nil, alreadyComplete: true)
+        }
+        progress.completed = false
+        var window = LossWindow()
         var stopReason: String?
-        epochs: while epoch < options.epochs && step < totalSteps {
+        epochs: while true {
+            // An epoch whose last step is done ends here, also when a stop came right after that step.
+            if positionInEpoch == stepsPerEpoch, try endEpoch() == .stop { break }
+            guard epoch < options.epochs && step < totalSteps && !progress.selection.finished else { break }
             // The loader's threads assemble up to queueDepth batches ahead of the one computing.
             let batches = Array(sampler.batches(epoch: epoch, from: positionInEpoch).prefix(totalSteps - step))
             var queued = 0
@@ -175,6 +228,7 @@ public final class Trainer {
                 queued += 1
             }
             for (i, indices) in batches.enumerated() {
+                let stepStart = DispatchTime.now().uptimeNanoseconds
                 try trainLoader.take(pixels: input.baseAddress!, labels: labels.baseAddress!)
                 queued -= 1
                 if i + trainLoader.queueDepth < batches.count {
@@ -183,14 +237,14 @@ public final class Trainer {
                 }
                 let loss = try trainStep(indices: indices)
                 if stepPause > 0 { Thread.sleep(forTimeInterval: stepPause) }
+                progress.epochTrainingSeconds += Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
                 step += 1
                 positionInEpoch += 1
-                windowLoss += Double(loss)
-                windowSteps += 1
-                if step % options.logEvery == 0 || step == totalSteps || positionInEpoch == stepsPerEpoch {
-                    try logProgress(lossSum: windowLoss, steps: windowSteps, since: windowStart, startOfRun: start, firstStep: firstStep)
-                    windowLoss = 0; windowSteps = 0
-                    windowStart = DispatchTime.now().uptimeNanoseconds
+                window.sum += Double(loss)
+                window.steps += 1
+                let endOfEpoch = positionInEpoch == stepsPerEpoch
+                if step % options.logEvery == 0 || step == totalSteps || endOfEpoch {
+                    try flush(&window, printing: true, firstStep: firstStep)
                 }
                 stopReason = try stopRequested(stepsThisRun: step - firstStep)
                 if stopReason != nil {
@@ -198,35 +252,128 @@ public final class Trainer {
                     break
                 }
                 if step == totalSteps { break }
-                if options.checkpointEvery > 0 && step % options.checkpointEvery == 0 { saveCheckpoint(required: false) }
-            }
-            if positionInEpoch == stepsPerEpoch {
-                epoch += 1
-                positionInEpoch = 0
-                saveCheckpoint(required: false)
-                if options.evalEvery > 0 && epoch % options.evalEvery == 0 && stopReason == nil {
-                    lastEvaluation = (step, try evaluateAndLog())
+                if options.checkpointEvery > 0 && step % options.checkpointEvery == 0 && !endOfEpoch {
+                    try flush(&window, printing: false, firstStep: firstStep)
+                    saveCheckpoint(required: false)
                 }
             }
             if stopReason != nil { break epochs }
         }
+        try flush(&window, printing: false, firstStep: firstStep)
+        var finalEvaluation: EvaluationResult?
+        var selected: (step: Int, epoch: Int, validationTop1: Double)?
         if let stopReason {
             saveCheckpoint(required: true)
             log.line("stopped at step \(step) (\(stopReason)); continue with the same command and --resume auto")
         } else {
-            if lastEvaluation?.step != step { lastEvaluation = (step, try evaluateAndLog()) }
+            // A run that ends part-way through an epoch (--max-steps) is evaluated where it ends.
+            if lastEvaluatedStep != step { try evaluatePartialEpoch() }
             saveCheckpoint(required: true)
-            try saveFinalWeights()
+            if let checkpointError { throw checkpointError }
+            if options.selection != nil {
+                let (result, best) = try evaluateSelectedModel()
+                finalEvaluation = result
+                selected = best
+            } else {
+                finalEvaluation = lastTestResult
+                try saveFinalWeights(from: model, note: nil)
+            }
+            progress.completed = true
+            saveCheckpoint(required: true, rewrite: true)
         }
         if let log = data.badImages, log.badImageCount > 0 {
             self.log.line("warning: \(log.badImageCount) unusable image(s) met; \(log.substitutionCount) sample(s) substituted (see the warnings above)")
         }
         if let error = checkpointError { throw error }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        return TrainingSummary(steps: step, stepsThisRun: step - firstStep, epochs: epoch, finalEvaluation: lastEvaluation?.result,
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - startOfInvocation) / 1e9
+        return TrainingSummary(steps: step, stepsThisRun: step - firstStep, epochs: epoch, finalEvaluation: finalEvaluation,
                                seconds: seconds, evaluationSeconds: evaluationSeconds,
-                               imagesPerSecond: Double((step - firstStep) * global) / max(1e-9, seconds - evaluationSeconds),
-                               stoppedEarly: stopReason)
+                               imagesPerSecond: Double((step - firstStep) * globalBatch) / max(1e-9, seconds - evaluationSeconds),
+                               stoppedEarly: stopReason, selected: selected)
+    }
+
+    /// Whether there is nothing left to train: the epochs or steps are done, or the last plateau came.
+    private var isAtEnd: Bool {
+        (epoch >= options.epochs || step >= totalSteps || progress.selection.finished) && positionInEpoch != stepsPerEpoch
+    }
+
+    /// The step of this invocation's last evaluation (validation with a split, else test), and the last test result.
+    private var lastEvaluatedStep: Int?
+    private var lastTestResult: EvaluationResult?
+
+    /// The end of an epoch: its summary row, the evaluations due, the selection's decision and the
+    /// checkpoint (after them, so a run resumed from it never repeats or skips them).
+    private func endEpoch() throws -> SelectionState.Decision? {
+        epoch += 1
+        positionInEpoch = 0
+        let epochSteps = progress.epochSteps
+        var row = SummaryRow(epoch: epoch, step: step, phase: progress.selection.phase,
+                             trainLoss: epochSteps > 0 ? progress.epochLossSum / Double(epochSteps) : nil,
+                             learningRate: learningRate(at: max(0, step - 1)),
+                             imagesPerSecond: progress.epochTrainingSeconds > 0
+                                ? Double(epochSteps * globalBatch) / progress.epochTrainingSeconds : nil,
+                             elapsedSeconds: 0)
+        progress.epochLossSum = 0
+        progress.epochSteps = 0
+        progress.epochTrainingSeconds = 0
+        let lastEpoch = epoch >= options.epochs || step >= totalSteps
+        var decision: SelectionState.Decision?
+        if let selection = options.selection {
+            let validation = try evaluateAndLog(.validation)
+            row.validation = validation
+            if selection.testEveryEpoch { row.test = try evaluateAndLog(.test) }
+            decision = progress.selection.record(top1: validation.top1, step: step, epoch: epoch, patience: selection.patience,
+                                                 hasSecondPhase: selection.secondPhase != nil)
+        } else if (options.evalEvery > 0 && epoch % options.evalEvery == 0) || lastEpoch {
+            row.test = try evaluateAndLog(.test)
+        }
+        row.elapsedSeconds = elapsedSeconds
+        log.summaryRow(row)
+        switch decision {
+        case .improved?:
+            // The selected model must be on disk: without it the run cannot deliver what it selected.
+            saveCheckpoint(required: true)
+            if let checkpointError { throw checkpointError }
+            try markBest()
+        case .startSecondPhase?:
+            try startSecondPhase()
+            saveCheckpoint(required: false)
+        case .stop?:
+            log.line("validation top-1 has not improved for \(options.selection?.patience ?? 0) epochs: training ends "
+                     + "(best \(bestDescription))")
+            saveCheckpoint(required: false)
+        case .noImprovement?, nil:
+            saveCheckpoint(required: false)
+        }
+        return decision
+    }
+
+    /// The evaluation of a run that ends part-way through an epoch, with a summary row for that part.
+    private func evaluatePartialEpoch() throws {
+        var row = SummaryRow(epoch: epoch + 1, step: step, phase: progress.selection.phase,
+                             trainLoss: progress.epochSteps > 0 ? progress.epochLossSum / Double(progress.epochSteps) : nil,
+                             learningRate: learningRate(at: max(0, step - 1)),
+                             imagesPerSecond: progress.epochTrainingSeconds > 0
+                                ? Double(progress.epochSteps * globalBatch) / progress.epochTrainingSeconds : nil,
+                             elapsedSeconds: 0)
+        var improved = false
+        if let selection = options.selection {
+            let validation = try evaluateAndLog(.validation)
+            row.validation = validation
+            // Where it ends is a candidate too (no phase change: the run ends here either way).
+            improved = progress.selection.record(top1: validation.top1, step: step, epoch: epoch, patience: nil,
+                                                 hasSecondPhase: false) == .improved
+            if selection.testEveryEpoch { row.test = try evaluateAndLog(.test) }
+        } else {
+            row.test = try evaluateAndLog(.test)
+        }
+        row.elapsedSeconds = elapsedSeconds
+        log.summaryRow(row)
+        if improved {
+            saveCheckpoint(required: true)
+            if let checkpointError { throw checkpointError }
+            try markBest()
+        }
     }
 
     /// Whether every rank should stop after this step: a stop signal on any rank, or this run's
@@ -274,7 +421,7 @@ public final class Trainer {
         try stopIfNotFinite(loss: loss)
         if let maxNorm = options.clipGradNorm { clipGradientNorm(model.gradients, maxNorm: maxNorm) }
         optimizer.step(parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients),
-                       lr: schedule.learningRate(at: step))
+                       lr: learningRate(at: step))
         return loss
     }
 
@@ -301,17 +448,29 @@ public final class Trainer {
 
     // MARK: Output
 
-    private func logProgress(lossSum: Double, steps: Int, since windowStart: UInt64, startOfRun: UInt64, firstStep: Int) throws {
-        var totals = [lossSum, Double(steps)]
+    /// The losses of the steps since the last flush, on this rank.
+    private struct LossWindow {
+        var sum = 0.0
+        var steps = 0
+        var start = DispatchTime.now().uptimeNanoseconds
+    }
+
+    /// Adds the window's losses, averaged over ranks, to the epoch's totals, and at log points prints
+    /// a progress line and a metrics.jsonl record. Every rank calls it at the same steps.
+    private func flush(_ window: inout LossWindow, printing: Bool, firstStep: Int) throws {
+        defer { window = LossWindow() }
+        guard window.steps > 0 else { return }
+        var totals = [window.sum, Double(window.steps)]
         if comm.size > 1 { try totals.withUnsafeMutableBufferPointer { try comm.allreduceSum($0) } }
-        guard comm.rank == 0 else { return }
+        progress.epochLossSum += totals[0] / Double(comm.size)
+        progress.epochSteps += window.steps
+        guard printing, comm.rank == 0 else { return }
         let now = DispatchTime.now().uptimeNanoseconds
         let loss = totals[0] / totals[1]
-        let images = Double(steps * options.batchSize * options.gradientAccumulation * comm.size)
-        let rate = images / (Double(now - windowStart) / 1e9)
-        let elapsed = Double(now - startOfRun) / 1e9
+        let rate = Double(window.steps * globalBatch) / (Double(now - window.start) / 1e9)
+        let elapsed = Double(now - startOfInvocation) / 1e9
         let eta = elapsed / Double(step - firstStep) * Double(totalSteps - step)
-        let lr = schedule.learningRate(at: max(0, step - 1))
+        let lr = learningRate(at: max(0, step - 1))
         log.line(String(format: "epoch %d/%d step %d/%d (%d/%d) loss %.4f lr %.2e %.1f img/s ETA %@",
                         epoch + 1, options.epochs, step, totalSteps, positionInEpoch, stepsPerEpoch, loss, lr, rate,
                         formatDuration(eta)))
@@ -319,28 +478,114 @@ public final class Trainer {
                     "lr": lr, "images_per_second": rate])
     }
 
-    private func evaluateAndLog() throws -> EvaluationResult {
+    private enum EvaluationSet: Equatable {
+        case validation, test
+        /// The test set through the selected model (the best validation top-1, at `step` after `epoch`).
+        case selectedTest(step: Int, epoch: Int)
+    }
+
+    private func evaluateAndLog(_ set: EvaluationSet) throws -> EvaluationResult {
         // The model is rank 0's (the one checkpoints hold): without --sync-bn every rank updated
         // its own BatchNorm statistics in the last step.
         if comm.size > 1 && !options.syncBatchNorm { try comm.broadcast(model.buffers, root: 0) }
         let start = DispatchTime.now().uptimeNanoseconds
-        let result = try evaluate(model: model, loader: testLoader, batchSize: options.evalBatchSize, comm: comm,
+        let loader = set == .validation ? validationLoader! : testLoader
+        let result = try evaluate(model: model, loader: loader, batchSize: options.evalBatchSize, comm: comm,
                                   input: input.baseAddress!, labels: labels.baseAddress!)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         evaluationSeconds += seconds
         // Where the run is: after a whole epoch, or part-way through the next (an end by --max-steps).
         let when = positionInEpoch == 0 ? "after epoch \(epoch) (step \(step))"
             : "at step \(step) (epoch \(epoch + 1), batch \(positionInEpoch)/\(stepsPerEpoch))"
-        log.line("eval \(when): \(result.accuracySummary) on \(result.samples) images" + String(format: " (%.1f s)", seconds))
-        log.record(["step": step, "epoch": Double(epoch) + Double(positionInEpoch) / Double(stepsPerEpoch),
-                    "eval_loss": result.loss, "eval_top1": result.top1, "eval_top5": result.top5, "eval_samples": result.samples])
-        if comm.rank == 0 {
-            let path = options.runDirectory + "/eval-per-class.csv"
-            do { try result.perClassCSV(classNames: data.classNames).write(toFile: path, atomically: true, encoding: .utf8) } catch {
-                log.line("warning: cannot write \(path): \(fileErrorReason(error))")
+        var record: [String: Any] = ["step": step, "epoch": Double(epoch) + Double(positionInEpoch) / Double(stepsPerEpoch)]
+        let what: String
+        switch set {
+        case .validation:
+            what = "val \(when)"
+            record.merge(["val_loss": result.loss, "val_top1": result.top1, "val_top5": result.top5, "val_samples": result.samples]) { $1 }
+        case .test:
+            what = (options.selection == nil ? "eval " : "test ") + when
+            record.merge(["eval_loss": result.loss, "eval_top1": result.top1, "eval_top5": result.top5, "eval_samples": result.samples]) { $1 }
+        case .selectedTest(let bestStep, let bestEpoch):
+            what = "test of the selected model (\(bestDescription))"
+            record.merge(["eval_loss": result.loss, "eval_top1": result.top1, "eval_top5": result.top5, "eval_samples": result.samples,
+                          "selected_step": bestStep, "selected_epoch": bestEpoch]) { $1 }
+        }
+        log.line("\(what): \(result.accuracySummary) on \(result.samples) images" + String(format: " (%.1f s)", seconds))
+        log.record(record)
+        if set != .validation {
+            lastTestResult = result
+            if comm.rank == 0 {
+                let path = options.runDirectory + "/eval-per-class.csv"
+                do { try result.perClassCSV(classNames: data.classNames).write(toFile: path, atomically: true, encoding: .utf8) } catch {
+                    log.line("warning: cannot write \(path): \(fileErrorReason(error))")
+                }
             }
         }
+        if set != .test || options.selection == nil { lastEvaluatedStep = step }
         return result
+    }
+
+    /// "epoch 12, step 1416, validation top-1 93.10%".
+    private var bestDescription: String {
+        let s = progress.selection
+        guard let step = s.bestStep, let epoch = s.bestEpoch, let top1 = s.bestTop1 else { return "none yet" }
+        return String(format: "epoch %d, step %d, validation top-1 %.2f%%", epoch, step, 100 * top1)
+    }
+
+    /// Points RUN_DIR/checkpoints/best at this step's checkpoint (rank 0).
+    private func markBest() throws {
+        guard comm.rank == 0 else { return }
+        do { try checkpoints.markBest(step: step) } catch { throw TrainingFailure("cannot mark the best checkpoint: \(error)") }
+    }
+
+    /// Loads the model state (parameters, BatchNorm statistics and counters) of step `step`'s
+    /// checkpoint on rank 0 and shares it with every rank.
+    private func loadModel(fromCheckpointAt step: Int) throws {
+        if comm.rank == 0 {
+            let path = checkpoints.checkpointsDirectory + "/" + CheckpointDirectory.fileName(step: step)
+            do {
+                let reader = try CheckpointReader(contentsOf: path)
+                try reader.verify()
+                try CheckpointSections.restoreModel(model, from: reader)
+            } catch {
+                throw TrainingFailure("the selected model's checkpoint \(path) cannot be read: \(error)")
+            }
+        }
+        if comm.size > 1 {
+            try comm.broadcast(model.parameters, root: 0)
+            try comm.broadcast(model.buffers, root: 0)
+            try model.batchCounters.withUnsafeMutableBufferPointer { try comm.broadcast($0, root: 0) }
+        }
+    }
+
+    /// The first phase's plateau: the best model so far continues with the second phase's optimizer
+    /// (fresh state, constant learning rate), as the official recipe does.
+    private func startSecondPhase() throws {
+        guard let second = options.selection?.secondPhase, let best = progress.selection.bestStep else { return }
+        try loadModel(fromCheckpointAt: best)
+        optimizer = Optimizer(second.optimizer, parameterCount: model.parameterCount)
+        log.line("validation top-1 has not improved for \(options.selection?.patience ?? 0) epochs: phase 2 (\(second.optimizer.kind.rawValue), "
+                 + String(format: "lr %g", second.learningRate) + ") continues from the best model (\(bestDescription))")
+    }
+
+    /// The test set through the selected model, which RUN_DIR/model.safetensors then holds; the
+    /// trainer's own state (the newest step's) is put back afterwards.
+    private func evaluateSelectedModel() throws -> (EvaluationResult, (step: Int, epoch: Int, validationTop1: Double)) {
+        let s = progress.selection
+        guard let bestStep = s.bestStep, let bestEpoch = s.bestEpoch, let bestTop1 = s.bestTop1 else {
+            throw TrainingFailure("no validation result to select a model by")
+        }
+        let current = (Array(model.parameters), Array(model.buffers), model.batchCounters)
+        defer {
+            _ = model.parameters.update(from: current.0)
+            _ = model.buffers.update(from: current.1)
+            model.batchCounters = current.2
+        }
+        if bestStep != step { try loadModel(fromCheckpointAt: bestStep) }
+        let result = try evaluateAndLog(.selectedTest(step: bestStep, epoch: bestEpoch))
+        try saveFinalWeights(from: model, note: "the selected model: \(bestDescription)")
+        return (result, (bestStep, bestEpoch, bestTop1))
     }
 
     private var checkpointError: Error?
@@ -349,33 +594,37 @@ public final class Trainer {
 
     /// Rank 0 writes RUN_DIR/checkpoints/step-<N>.wmx (atomically; the previous one stays until the
     /// new one is complete). A failed periodic save is reported and training goes on; a failed
-    /// final or stop save fails the run.
-    private func saveCheckpoint(required: Bool) {
-        guard comm.rank == 0, savedAtStep != step else { return }
+    /// final or stop save fails the run. `rewrite` saves again a step already saved (to record that
+    /// the run is complete).
+    private func saveCheckpoint(required: Bool, rewrite: Bool = false) {
+        guard comm.rank == 0, savedAtStep != step || rewrite else { return }
         let start = DispatchTime.now().uptimeNanoseconds
+        progress.elapsedSeconds = elapsedSeconds
         let metadata = CheckpointMetadata(
             kind: CheckpointMetadata.trainingKind, libraryVersion: libraryVersion, model: options.model,
             imageHeight: model.imageHeight, imageWidth: model.imageWidth, parameterCount: model.parameterCount,
             options: options, step: step, epoch: epoch, positionInEpoch: positionInEpoch, worldSize: comm.size,
-            globalBatch: options.batchSize * options.gradientAccumulation * comm.size, optimizerSteps: optimizer.stepCount,
-            optimizerState: optimizer.settings.stateNames, counterNames: model.counterNames)
+            globalBatch: globalBatch, optimizerSteps: optimizer.stepCount,
+            optimizerState: optimizer.settings.stateNames, counterNames: model.counterNames, progress: progress)
         do {
             let path = try checkpoints.save(CheckpointSections.writer(model: model, optimizer: optimizer, metadata: metadata),
                                             step: step, keep: options.keepCheckpoints)
             savedAtStep = step
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            log.line(String(format: "checkpoint %@ (%.2f s)", path, seconds))
+            log.line(String(format: "checkpoint %@ (%.2f s)", path, seconds) + (progress.completed ? ", the run is complete" : ""))
         } catch {
             log.line("warning: checkpoint at step \(step) failed: \(error); the previous checkpoint is intact")
             if required { checkpointError = error }
         }
     }
 
-    /// RUN_DIR/model.safetensors: the final state dict under the official names (rank 0).
-    private func saveFinalWeights() throws {
+    /// RUN_DIR/model.safetensors: a state dict under the official names (rank 0).
+    private func saveFinalWeights(from model: WaveMixModel, note: String?) throws {
         guard comm.rank == 0 else { return }
         let path = options.runDirectory + "/model.safetensors"
-        try StateDictFiles.write(model.stateDict(), to: path, metadata: ["format": "pt", "step": "\(step)"])
-        log.line("wrote \(path)")
+        var metadata = ["format": "pt", "step": "\(step)"]
+        if let best = progress.selection.bestStep { metadata["step"] = "\(best)" }
+        try StateDictFiles.write(model.stateDict(), to: path, metadata: metadata)
+        log.line("wrote \(path)" + (note.map { " (\($0))" } ?? ""))
     }
 }

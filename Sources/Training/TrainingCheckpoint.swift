@@ -26,12 +26,36 @@ public struct CheckpointMetadata: Codable, Sendable {
     public var optimizerSteps: Int
     public var optimizerState: [String]
     public var counterNames: [String]
+    /// The summary and selection state at this step (nil in checkpoints of older versions and imports).
+    public var progress: RunProgress?
 
     enum CodingKeys: String, CodingKey {
         case kind, libraryVersion = "library_version", model, imageHeight = "image_height", imageWidth = "image_width"
         case parameterCount = "parameter_count", options, step, epoch, positionInEpoch = "position_in_epoch"
         case worldSize = "world_size", globalBatch = "global_batch", optimizerSteps = "optimizer_steps"
-        case optimizerState = "optimizer_state", counterNames = "counter_names"
+        case optimizerState = "optimizer_state", counterNames = "counter_names", progress
+    }
+}
+
+/// What a run has measured beyond the model's and optimizer's state, so that a resumed run's
+/// summary and model selection go on exactly as if it had not stopped.
+public struct RunProgress: Codable, Equatable, Sendable {
+    public var selection = SelectionState()
+    /// Wall time of the run so far, over every sitting.
+    public var elapsedSeconds = 0.0
+    /// The current epoch so far: the sum of its steps' losses (averaged over ranks), those steps,
+    /// and the seconds they took.
+    public var epochLossSum = 0.0
+    public var epochSteps = 0
+    public var epochTrainingSeconds = 0.0
+    /// The run reached its end and wrote its results (a later invocation with more epochs goes on).
+    public var completed = false
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case selection, elapsedSeconds = "elapsed_seconds", epochLossSum = "epoch_loss_sum", epochSteps = "epoch_steps"
+        case epochTrainingSeconds = "epoch_training_seconds", completed
     }
 }
 
@@ -88,7 +112,7 @@ public enum CheckpointImport {
             kind: CheckpointMetadata.weightsKind, libraryVersion: libraryVersion, model: model.config,
             imageHeight: model.imageHeight, imageWidth: model.imageWidth, parameterCount: model.parameterCount,
             options: nil, step: 0, epoch: 0, positionInEpoch: 0, worldSize: 1, globalBatch: 0, optimizerSteps: 0,
-            optimizerState: [], counterNames: model.counterNames)
+            optimizerState: [], counterNames: model.counterNames, progress: nil)
         try CheckpointSections.writer(model: model, optimizer: nil, metadata: metadata).write(to: path)
     }
 }

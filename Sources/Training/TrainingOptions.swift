@@ -27,6 +27,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var seed: UInt64 = 0
     public var cropPadding: Int = 0
     public var horizontalFlip: Bool = false
+    /// torchvision's TrivialAugmentWide after the flip.
+    public var trivialAugment: Bool = false
     public var syncBatchNorm: Bool = false
     /// Steps between progress lines (and train entries in metrics.jsonl).
     public var logEvery: Int = 50
@@ -37,8 +39,10 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var bucketMiB: Double = 4
     /// Checkpoint every this many steps (0: only at epoch ends and when stopped).
     public var checkpointEvery: Int = 0
-    /// Checkpoints kept in RUN_DIR/checkpoints.
+    /// Checkpoints kept in RUN_DIR/checkpoints (besides the `best` one).
     public var keepCheckpoints: Int = 3
+    /// `--val-split` and the model selection it enables (nil: evaluate on the test set, no selection).
+    public var selection: ModelSelection?
     /// Stop (checkpoint and exit) after this many steps in this invocation; the schedule is unchanged.
     public var stopAfterSteps: Int?
     public var runDirectory: String
@@ -52,7 +56,46 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// The official examples' recipe: AdamW, lr 1e-3, weight decay 0.01.
     public static let officialOptimizer = OptimizerSettings(kind: .adamw, weightDecay: 0.01)
 
-    var augmentation: Augmentation { Augmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip) }
+    var augmentation: Augmentation {
+        Augmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip, trivialAugment: trivialAugment)
+    }
+
+    /// Images per optimizer step over all ranks.
+    public func globalBatch(worldSize: Int) -> Int { batchSize * gradientAccumulation * worldSize }
+
+    // Fields added after the first release decode with their defaults, so older checkpoints load.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decode(WaveMixConfig.self, forKey: .model)
+        data = try c.decode(String.self, forKey: .data)
+        imageSize = try c.decodeIfPresent(Int.self, forKey: .imageSize)
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        gradientAccumulation = try c.decode(Int.self, forKey: .gradientAccumulation)
+        epochs = try c.decode(Int.self, forKey: .epochs)
+        maxSteps = try c.decodeIfPresent(Int.self, forKey: .maxSteps)
+        optimizer = try c.decode(OptimizerSettings.self, forKey: .optimizer)
+        learningRate = try c.decode(Double.self, forKey: .learningRate)
+        schedule = try c.decode(ScheduleKind.self, forKey: .schedule)
+        warmupSteps = try c.decode(Int.self, forKey: .warmupSteps)
+        stepSize = try c.decode(Int.self, forKey: .stepSize)
+        gamma = try c.decode(Double.self, forKey: .gamma)
+        minLearningRate = try c.decode(Double.self, forKey: .minLearningRate)
+        clipGradNorm = try c.decodeIfPresent(Double.self, forKey: .clipGradNorm)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        cropPadding = try c.decode(Int.self, forKey: .cropPadding)
+        horizontalFlip = try c.decode(Bool.self, forKey: .horizontalFlip)
+        trivialAugment = try c.decodeIfPresent(Bool.self, forKey: .trivialAugment) ?? false
+        syncBatchNorm = try c.decode(Bool.self, forKey: .syncBatchNorm)
+        logEvery = try c.decode(Int.self, forKey: .logEvery)
+        evalEvery = try c.decode(Int.self, forKey: .evalEvery)
+        evalBatchSize = try c.decode(Int.self, forKey: .evalBatchSize)
+        bucketMiB = try c.decode(Double.self, forKey: .bucketMiB)
+        checkpointEvery = try c.decode(Int.self, forKey: .checkpointEvery)
+        keepCheckpoints = try c.decode(Int.self, forKey: .keepCheckpoints)
+        selection = try c.decodeIfPresent(ModelSelection.self, forKey: .selection)
+        stopAfterSteps = try c.decodeIfPresent(Int.self, forKey: .stopAfterSteps)
+        runDirectory = try c.decode(String.self, forKey: .runDirectory)
+    }
 
     /// What a resumed run must share with the run that wrote the checkpoint: everything that
     /// shapes the computation. Run control (epochs, steps, logging, checkpointing, batch split
@@ -92,6 +135,16 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         check("--seed", seed, other.seed)
         check("--crop-padding", cropPadding, other.cropPadding)
         check("--hflip", horizontalFlip, other.horizontalFlip)
+        check("--trivial-augment", trivialAugment, other.trivialAugment)
+        check("--val-split", selection?.validationSize.description ?? "none", other.selection?.validationSize.description ?? "none")
+        check("--patience", selection?.patience.map(String.init) ?? "none", other.selection?.patience.map(String.init) ?? "none")
+        check("--then-optimizer", selection?.secondPhase?.optimizer.kind.rawValue ?? "none",
+              other.selection?.secondPhase?.optimizer.kind.rawValue ?? "none")
+        if let now = selection?.secondPhase, let then = other.selection?.secondPhase {
+            check("--then-lr", now.learningRate, then.learningRate)
+            check("--then-momentum", now.optimizer.momentum, then.optimizer.momentum)
+            check("--then-weight-decay", now.optimizer.weightDecay, then.optimizer.weightDecay)
+        }
         check("--sync-bn", syncBatchNorm, other.syncBatchNorm)
         return out
     }

@@ -60,6 +60,7 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Model") var model: ModelOptions
     @OptionGroup(title: "Data") var dataOptions: DataOptions
     @OptionGroup(title: "Runtime") var runtime: RuntimeOptions
+    @OptionGroup(title: "Model selection") var selectionOptions: SelectionOptions
 
     @Option(help: "Directory for config.json, metrics.jsonl and weights (default: runs/<data>-<date>-<time>).")
     var runDir: String?
@@ -87,9 +88,11 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Random-crop padding in pixels (0: no crop).") var cropPadding = 0
     @Flag(help: "Random horizontal flips.") var hflip = false
     @Flag(help: "Standard augmentation: --crop-padding 4 and --hflip.") var augment = false
+    @Flag(help: "torchvision's TrivialAugmentWide (after the crop and flip), as the official WaveMix recipe trains.")
+    var trivialAugment = false
     @Flag(help: "Synchronise BatchNorm batch statistics across ranks.") var syncBn = false
     @Option(parsing: .unconditional, help: "Steps between progress lines.") var logEvery = 50
-    @Option(parsing: .unconditional, help: "Evaluate after every N epochs (0: only at the end).") var evalEvery = 1
+    @Option(parsing: .unconditional, help: "Evaluate on the test set after every N epochs (0: only at the end; with --val-split the validation set is evaluated after every epoch instead).") var evalEvery = 1
     @Option(parsing: .unconditional, help: "Images per rank per evaluation batch (default: --batch-size).") var evalBatchSize: Int?
     @Option(parsing: .unconditional, help: "Gradient all-reduce bucket size in MiB.") var bucketMib = 4.0
     @Option(parsing: .unconditional, help: "Abort the job if a collective waits longer than this many seconds (default: wait forever).")
@@ -198,6 +201,8 @@ struct Train: ParsableCommand {
             options.seed = seed
             options.cropPadding = augment && cropPadding == 0 ? 4 : cropPadding
             options.horizontalFlip = hflip || augment
+            options.trivialAugment = trivialAugment
+            options.selection = selectionOptions.selection
             options.syncBatchNorm = syncBn
             options.logEvery = logEvery
             options.evalEvery = evalEvery
@@ -215,7 +220,7 @@ struct Train: ParsableCommand {
             if isNew("config.json") { written.append("config.json") }
             try RunDirectory.writeConfig(options, worldSize: comm.size, comm: comm)
             StopSignals.install()
-            if isNew("metrics.jsonl") { written.append("metrics.jsonl") }
+            written += ["metrics.jsonl", "summary.csv"].filter(isNew)
             trainer = try Trainer(options: options, comm: comm, data: data, resuming: resume != nil)
             if let point {
                 // A checkpoint wins over --init-from: that is where this run already got to.
@@ -239,8 +244,11 @@ struct Train: ParsableCommand {
         if summary.stoppedEarly == nil, let eval = summary.finalEvaluation {
             let steps = summary.stepsThisRun == summary.steps ? "\(summary.steps) steps"
                 : "\(summary.steps) steps (\(summary.stepsThisRun) in this run)"
-            Console.out(String(format: "done: %@ in %@ (%.1f img/s training, %.1f s evaluating); test top-1 %.2f%%", steps,
-                               formatElapsed(summary.seconds), summary.imagesPerSecond, summary.evaluationSeconds, 100 * eval.top1))
+            let test = summary.selected.map { String(format: "test top-1 %.2f%% of the model selected at epoch %d (validation top-1 %.2f%%)",
+                                                    100 * eval.top1, $0.epoch, 100 * $0.validationTop1) }
+                ?? String(format: "test top-1 %.2f%%", 100 * eval.top1)
+            Console.out(String(format: "done: %@ in %@ (%.1f img/s training, %.1f s evaluating); %@", steps,
+                               formatElapsed(summary.seconds), summary.imagesPerSecond, summary.evaluationSeconds, test))
         }
     }
 }
