@@ -67,15 +67,18 @@ public func evaluate(model: WaveMixModel, loader: BatchLoader, batchSize: Int, c
                             classCorrect: totals[(4 + classes)...].map { Int($0) })
 }
 
-/// `wavemix eval`: the test split of a data set through a checkpoint's model, sharded over ranks.
+/// `wavemix eval`: the test split of a data set through a trained model, sharded over ranks.
 public enum CheckpointEvaluation {
-    /// A checkpoint file as it is; a run directory gives the checkpoint its `latest` pointer names,
-    /// else its newest valid one.
+    /// A checkpoint or safetensors file as it is. A run directory gives its selected checkpoint
+    /// (`best`, in runs that select on a validation split), else the one `latest` names, else its
+    /// newest valid one; a directory without checkpoints but with model.safetensors and config.json
+    /// (a run's results, as committed) gives that model.safetensors.
     public static func resolve(_ path: String) throws -> String {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { return path }
         let directory = CheckpointDirectory(runDirectory: path)
-        if let name = directory.latestPointer(), FileManager.default.fileExists(atPath: directory.checkpointsDirectory + "/" + name) {
+        for name in [directory.bestPointer(), directory.latestPointer()].compactMap({ $0 })
+        where FileManager.default.fileExists(atPath: directory.checkpointsDirectory + "/" + name) {
             return directory.checkpointsDirectory + "/" + name
         }
         do {
@@ -83,23 +86,37 @@ public enum CheckpointEvaluation {
         } catch {
             throw InputError("\(error)")
         }
-        throw InputError("\(path): a directory without checkpoints (give a checkpoint file or a run directory)")
+        let weights = path + "/model.safetensors"
+        if FileManager.default.fileExists(atPath: weights) && FileManager.default.fileExists(atPath: path + "/config.json") {
+            return weights
+        }
+        throw InputError("\(path): a directory without checkpoints or model.safetensors and config.json "
+                         + "(give a checkpoint file or a run directory)")
     }
 
-    /// `loadOptions.imageSize` nil takes the size the model was trained on.
+    /// `loadOptions.imageSize` nil takes the size the model was trained on. A safetensors file is
+    /// read with the model configuration and data set of the config.json beside it.
     public static func run(checkpoint path: String, dataSpec: String?, batchSize: Int, loadOptions: LoadOptions,
                            comm: Communicator) throws -> (result: EvaluationResult, data: DataSet, metadata: CheckpointMetadata) {
-        let (model, metadata) = try WeightFiles.model(fromCheckpoint: path)
+        let (model, metadata): (WaveMixModel?, CheckpointMetadata)
+        if CheckpointFormat.hasMagic(path: path) {
+            let loaded = try WeightFiles.model(fromCheckpoint: path)
+            (model, metadata) = (loaded.0, loaded.1)
+        } else {
+            (model, metadata) = (nil, try runMetadata(besides: path))
+        }
         let spec = dataSpec ?? metadata.options?.data ?? "fashion-mnist"
         var options = loadOptions
         // A set without a class list (idx:) is read with the model's class count, as it was trained.
         if options.numClasses == nil { options.numClasses = metadata.model.numClasses }
-        if options.imageSize == nil, metadata.imageHeight == metadata.imageWidth, try DataSpec(parsing: spec).kind.resizes {
-            options.imageSize = metadata.imageHeight
+        if options.imageSize == nil, try DataSpec(parsing: spec).kind.resizes {
+            options.imageSize = model == nil ? metadata.options?.imageSize
+                : metadata.imageHeight == metadata.imageWidth ? metadata.imageHeight : nil
         }
         let data = try DataSpec(parsing: spec).load(options)
-        guard (data.test.height, data.test.width) == (metadata.imageHeight, metadata.imageWidth) else {
-            throw InputError("\(path) was trained on \(metadata.imageHeight)x\(metadata.imageWidth) images; \(spec) has "
+        let trained = model.map { _ in (metadata.imageHeight, metadata.imageWidth) } ?? (data.test.height, data.test.width)
+        guard (data.test.height, data.test.width) == trained else {
+            throw InputError("\(path) was trained on \(trained.0)x\(trained.1) images; \(spec) has "
                              + "\(data.test.height)x\(data.test.width)")
         }
         guard data.numClasses <= metadata.model.numClasses else {
@@ -109,13 +126,38 @@ public enum CheckpointEvaluation {
                                                          data: spec) {
             throw InputError("\(path): \(problem)")
         }
+        let evaluated = try model ?? {
+            let model = try WaveMixModel(config: metadata.model, imageHeight: trained.0, imageWidth: trained.1)
+            do { try model.loadStateDict(try StateDictFiles.read(path)) } catch let error as StateDictError {
+                throw InputError("\(path): \(error)")
+            }
+            return model
+        }()
         let transform = SampleTransform(for: data.test, outputChannels: metadata.model.inChans, normalization: data.normalization)
         let loader = BatchLoader(source: data.test, transform: transform, threads: Parallel.threads)
         let input = UnsafeMutablePointer<Float>.allocate(capacity: batchSize * transform.outputCount)
         let labels = UnsafeMutablePointer<Int32>.allocate(capacity: batchSize)
         defer { input.deallocate(); labels.deallocate() }
-        model.reserve(batch: batchSize)
-        let result = try evaluate(model: model, loader: loader, batchSize: batchSize, comm: comm, input: input, labels: labels)
+        evaluated.reserve(batch: batchSize)
+        let result = try evaluate(model: evaluated, loader: loader, batchSize: batchSize, comm: comm, input: input, labels: labels)
         return (result, data, metadata)
+    }
+
+    /// The model and run options of the run directory that holds the safetensors file `path`
+    /// (its config.json), as weights-only metadata.
+    static func runMetadata(besides path: String) throws -> CheckpointMetadata {
+        let config = (path as NSString).deletingLastPathComponent + "/config.json"
+        struct RunConfig: Decodable { let options: TrainingOptions }
+        let options: TrainingOptions
+        do {
+            options = try JSONDecoder().decode(RunConfig.self, from: Data(contentsOf: URL(fileURLWithPath: config))).options
+        } catch {
+            throw InputError("\(path): a safetensors file is evaluated with the run's config.json beside it; \(config): "
+                             + "\(fileErrorReason(error))")
+        }
+        return CheckpointMetadata(kind: CheckpointMetadata.weightsKind, libraryVersion: libraryVersion, model: options.model,
+                                  imageHeight: 0, imageWidth: 0, parameterCount: 0, options: options, step: 0, epoch: 0,
+                                  positionInEpoch: 0, worldSize: 1, globalBatch: 0, optimizerSteps: 0, optimizerState: [],
+                                  counterNames: [], progress: nil)
     }
 }

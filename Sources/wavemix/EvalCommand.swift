@@ -1,4 +1,4 @@
-// `wavemix eval`: top-1, top-5 and loss of a checkpoint on a data set's test split (sharded over
+// `wavemix eval`: top-1, top-5 and loss of a trained model on a data set's test split (sharded over
 // ranks under mpirun), and optionally a per-class accuracy file.
 import ArgumentParser
 import Comm
@@ -11,7 +11,7 @@ struct Eval: ParsableCommand {
         abstract: "Evaluate a checkpoint on the test split of a data set.",
         discussion: "Under mpirun every rank evaluates its own slice; every image is counted exactly once.")
 
-    @Option(help: "A checkpoint (RUN_DIR/checkpoints/step-N.wmx, or one made by `wavemix checkpoint import`), or a run directory (the checkpoint its `latest` names).")
+    @Option(help: "A checkpoint (RUN_DIR/checkpoints/step-N.wmx, or one made by `wavemix checkpoint import`), a run directory (its selected `best` checkpoint, else the one `latest` names), or a model.safetensors with the run's config.json beside it.")
     var checkpoint: String
     @Option(help: ArgumentHelp("Data set (default: the one the checkpoint was trained on).", valueName: "spec"))
     var data: String?

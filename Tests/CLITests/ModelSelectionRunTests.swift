@@ -63,6 +63,18 @@ final class ModelSelectionRunTests: XCTestCase {
         XCTAssertEqual(bestName, String(format: "step-%08d.wmx", best["step"] as! Int))
         let files = try FileManager.default.contentsOfDirectory(atPath: "\(run)/checkpoints").filter { $0.hasSuffix(".wmx") }
         XCTAssertTrue(files.contains(bestName) && files.count <= 2, "\(files)")
+        // `wavemix eval` on the run directory evaluates the selected model, and so does it on the
+        // run's results alone (model.safetensors and config.json, as committed).
+        let selectedLine = try XCTUnwrap(result.stdout.split(separator: "\n").first { $0.hasPrefix("test of the selected model") })
+        let expected = try XCTUnwrap(selectedLine.range(of: "): top-1 ").map { selectedLine[$0.lowerBound...].prefix(while: { $0 != "," }) })
+        let results = temporaryDirectory(self) + "/results"
+        try FileManager.default.createDirectory(atPath: results, withIntermediateDirectories: true)
+        for name in ["model.safetensors", "config.json"] { try FileManager.default.copyItem(atPath: "\(run)/\(name)", toPath: "\(results)/\(name)") }
+        for target in [run, results] {
+            let eval = try Programs.run(try Programs.wavemix(), ["eval", "--checkpoint", target, "--threads", "1"])
+            XCTAssertEqual(eval.status, 0, eval.output)
+            XCTAssertTrue(eval.stdout.contains(": " + expected.dropFirst(3) + ","), "\(target): \(eval.output) vs \(expected)")
+        }
         // Resuming a finished run trains and writes nothing.
         let before = try String(contentsOfFile: "\(run)/summary.csv", encoding: .utf8)
         let again = try runs.train(ranks: 1, Self.recipe + ["--batch-size", "16", "--run-dir", run, "--resume", "auto"])
