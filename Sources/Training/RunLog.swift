@@ -1,5 +1,6 @@
 // What a run tells its user: progress lines on stdout, RUN_DIR/metrics.jsonl (one JSON object a
-// line) and RUN_DIR/summary.csv (one row per epoch). Only rank 0 writes; other ranks speak only to
+// line), RUN_DIR/summary.csv (one row per epoch) and, when asked, TensorBoard event files in
+// RUN_DIR/tensorboard (the metrics records as scalars: train/loss, val/top1, test/top1, ...). Only rank 0 writes; other ranks speak only to
 // report an error. A resumed run first forgets what came after its checkpoint, then logs it again.
 import Comm
 import Data
@@ -11,15 +12,24 @@ final class RunLog {
     private let summaryPath: String
     private var metrics: FileHandle?
     private var summary: FileHandle?
+    private var tensorBoard: TensorBoardWriter?
 
-    init(runDirectory: String, isWriter: Bool, append: Bool) throws {
+    init(runDirectory: String, isWriter: Bool, append: Bool, tensorBoard: Bool = false) throws {
         self.isWriter = isWriter
         path = runDirectory + "/metrics.jsonl"
         summaryPath = runDirectory + "/summary.csv"
         guard isWriter else { return }
         metrics = try Self.open(path, append: append, header: nil)
         summary = try Self.open(summaryPath, append: append, header: SummaryRow.header)
+        if tensorBoard { self.tensorBoard = try TensorBoardWriter(directory: runDirectory + "/tensorboard") }
     }
+
+    /// metrics.jsonl keys and the TensorBoard tags they are shown under.
+    static let tensorBoardTags = [
+        "loss": "train/loss", "lr": "train/lr", "images_per_second": "train/images_per_second",
+        "val_loss": "val/loss", "val_top1": "val/top1", "val_top5": "val/top5",
+        "eval_loss": "test/loss", "eval_top1": "test/top1", "eval_top5": "test/top5",
+    ]
 
     /// Opens `path` for appending; a new (or, without `append`, emptied) file starts with `header`.
     private static func open(_ path: String, append: Bool, header: String?) throws -> FileHandle {
@@ -62,9 +72,17 @@ final class RunLog {
         return try open(path, append: true, header: nil)
     }
 
-    /// Appends one row to summary.csv.
+    /// Appends one row to summary.csv; the TensorBoard events so far reach their file.
     func summaryRow(_ row: SummaryRow) {
         summary?.write(Data((row.csvLine + "\n").utf8))
+        flushTensorBoard()
+    }
+
+    func flushTensorBoard() {
+        do { try tensorBoard?.flush() } catch {
+            line("warning: \(error); TensorBoard logging stops")
+            tensorBoard = nil
+        }
     }
 
     func line(_ text: String) {
@@ -86,9 +104,16 @@ final class RunLog {
         }
         data.append(0x0A)
         metrics.write(data)
+        if let tensorBoard, let step = fields["step"] as? Int {
+            let scalars = fields.keys.sorted().compactMap { key in
+                Self.tensorBoardTags[key].flatMap { tag in (fields[key] as? Double).map { (tag: tag, value: $0) } }
+            }
+            tensorBoard.scalars(scalars, step: step)
+        }
     }
 
     deinit {
+        flushTensorBoard()
         try? metrics?.close()
         try? summary?.close()
     }

@@ -99,7 +99,8 @@ public final class Trainer {
         labels = .allocate(capacity: samples)
         model.reserve(batch: max(options.batchSize, options.evalBatchSize))
         reducer = comm.size > 1 ? GradientReducer(comm: comm, model: model, bucketBytes: Int(options.bucketMiB * 1_048_576)) : nil
-        log = try RunLog(runDirectory: options.runDirectory, isWriter: comm.rank == 0, append: resuming)
+        log = try RunLog(runDirectory: options.runDirectory, isWriter: comm.rank == 0, append: resuming,
+                         tensorBoard: options.tensorBoard)
         checkpoints = CheckpointDirectory(runDirectory: options.runDirectory)
         try synchronizeInitialState()
         installCollectiveHooks()

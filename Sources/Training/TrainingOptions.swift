@@ -32,6 +32,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var syncBatchNorm: Bool = false
     /// Steps between progress lines (and train entries in metrics.jsonl).
     public var logEvery: Int = 50
+    /// Also write the metrics as TensorBoard event files in RUN_DIR/tensorboard.
+    public var tensorBoard: Bool = false
     /// Evaluate on the test split after every this many epochs (0: only at the end).
     public var evalEvery: Int = 1
     public var evalBatchSize: Int = 256
@@ -87,6 +89,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         trivialAugment = try c.decodeIfPresent(Bool.self, forKey: .trivialAugment) ?? false
         syncBatchNorm = try c.decode(Bool.self, forKey: .syncBatchNorm)
         logEvery = try c.decode(Int.self, forKey: .logEvery)
+        tensorBoard = try c.decodeIfPresent(Bool.self, forKey: .tensorBoard) ?? false
         evalEvery = try c.decode(Int.self, forKey: .evalEvery)
         evalBatchSize = try c.decode(Int.self, forKey: .evalBatchSize)
         bucketMiB = try c.decode(Double.self, forKey: .bucketMiB)

@@ -92,6 +92,8 @@ struct Train: ParsableCommand {
     var trivialAugment = false
     @Flag(help: "Synchronise BatchNorm batch statistics across ranks.") var syncBn = false
     @Option(parsing: .unconditional, help: "Steps between progress lines.") var logEvery = 50
+    @Flag(help: "Also write the metrics as TensorBoard event files in RUN_DIR/tensorboard (tensorboard --logdir RUN_DIR/tensorboard).")
+    var tensorboard = false
     @Option(parsing: .unconditional, help: "Evaluate on the test set after every N epochs (0: only at the end; with --val-split the validation set is evaluated after every epoch instead).") var evalEvery = 1
     @Option(parsing: .unconditional, help: "Images per rank per evaluation batch (default: --batch-size).") var evalBatchSize: Int?
     @Option(parsing: .unconditional, help: "Gradient all-reduce bucket size in MiB.") var bucketMib = 4.0
@@ -205,6 +207,7 @@ struct Train: ParsableCommand {
             options.selection = selectionOptions.selection
             options.syncBatchNorm = syncBn
             options.logEvery = logEvery
+            options.tensorBoard = tensorboard
             options.evalEvery = evalEvery
             options.evalBatchSize = evalBatchSize ?? batchSize
             options.bucketMiB = bucketMib
@@ -220,7 +223,7 @@ struct Train: ParsableCommand {
             if isNew("config.json") { written.append("config.json") }
             try RunDirectory.writeConfig(options, worldSize: comm.size, comm: comm)
             StopSignals.install()
-            written += ["metrics.jsonl", "summary.csv"].filter(isNew)
+            written += ["metrics.jsonl", "summary.csv", "tensorboard"].filter(isNew)
             trainer = try Trainer(options: options, comm: comm, data: data, resuming: resume != nil)
             if let point {
                 // A checkpoint wins over --init-from: that is where this run already got to.

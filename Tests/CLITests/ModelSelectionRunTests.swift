@@ -44,7 +44,7 @@ final class ModelSelectionRunTests: XCTestCase {
     func testTheTestSetIsSeenOnceOnTheSelectedModel() throws {
         let runs = try TrainingRuns(self)
         let run = temporaryDirectory(self) + "/run"
-        let result = try runs.train(ranks: 1, Self.recipe + ["--batch-size", "16", "--run-dir", run])
+        let result = try runs.train(ranks: 1, Self.recipe + ["--batch-size", "16", "--run-dir", run, "--tensorboard"])
         let records = try String(contentsOfFile: "\(run)/metrics.jsonl", encoding: .utf8).split(separator: "\n").map {
             try XCTUnwrap(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
         }
@@ -63,6 +63,13 @@ final class ModelSelectionRunTests: XCTestCase {
         XCTAssertEqual(bestName, String(format: "step-%08d.wmx", best["step"] as! Int))
         let files = try FileManager.default.contentsOfDirectory(atPath: "\(run)/checkpoints").filter { $0.hasSuffix(".wmx") }
         XCTAssertTrue(files.contains(bestName) && files.count <= 2, "\(files)")
+        // --tensorboard: one event file with the same metrics under TensorBoard's tags.
+        let events = try FileManager.default.contentsOfDirectory(atPath: "\(run)/tensorboard")
+        XCTAssertEqual(events.count, 1, "\(events)")
+        let eventBytes = try Data(contentsOf: URL(fileURLWithPath: "\(run)/tensorboard/\(events[0])"))
+        for tag in ["train/loss", "train/lr", "val/top1", "val/loss", "test/top1"] {
+            XCTAssertNotNil(eventBytes.range(of: Data(tag.utf8)), "\(tag) missing from \(events[0])")
+        }
         // `wavemix eval` on the run directory evaluates the selected model, and so does it on the
         // run's results alone (model.safetensors and config.json, as committed).
         let selectedLine = try XCTUnwrap(result.stdout.split(separator: "\n").first { $0.hasPrefix("test of the selected model") })
