@@ -76,7 +76,7 @@ public enum Resume {
         guard metadata.imageHeight == imageHeight, metadata.imageWidth == imageWidth else {
             throw InputError("--resume: the checkpoint was trained on \(metadata.imageHeight)x\(metadata.imageWidth) images, the data is \(imageHeight)x\(imageWidth)")
         }
-        let global = options.batchSize * options.gradientAccumulation * worldSize
+        let global = options.globalBatch(worldSize: worldSize)
         guard global == metadata.globalBatch else {
             throw InputError("--resume: global batch \(global) (\(worldSize) rank(s) x --batch-size \(options.batchSize) x --grad-accum "
                              + "\(options.gradientAccumulation)) differs from the checkpoint's \(metadata.globalBatch); "

@@ -77,7 +77,7 @@ public final class Trainer {
         let source: any ImageSource = split?.train ?? data.train
         model = try WaveMixModel(config: options.model, imageHeight: source.height, imageWidth: source.width, seed: options.seed)
         optimizer = Optimizer(options.optimizer, parameterCount: model.parameterCount)
-        sampler = try EpochSampler(count: source.count, batchSize: options.batchSize * options.gradientAccumulation,
+        sampler = try EpochSampler(count: source.count, batchSize: options.globalBatch(worldSize: 1),
                                    worldSize: comm.size, rank: comm.rank, seed: options.seed)
         let totalSteps = min(options.maxSteps ?? Int.max, options.epochs * sampler.batchesPerEpoch)
         schedule = LRSchedule(kind: options.schedule, baseLR: options.learningRate, totalSteps: totalSteps,
@@ -94,7 +94,7 @@ public final class Trainer {
                                                                               normalization: data.normalization), threads: threads)
         }
         // A step's whole batch (all micro-batches) is loaded at once; evaluation reuses the buffers.
-        let samples = max(options.batchSize * options.gradientAccumulation, options.evalBatchSize)
+        let samples = max(options.globalBatch(worldSize: 1), options.evalBatchSize)
         input = .allocate(capacity: samples * transform.outputCount)
         labels = .allocate(capacity: samples)
         model.reserve(batch: max(options.batchSize, options.evalBatchSize))

@@ -62,7 +62,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         Augmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip, trivialAugment: trivialAugment)
     }
 
-    /// Images per optimizer step over all ranks.
+    /// Images per optimizer step over all ranks (with worldSize 1: one rank's images per step).
     public func globalBatch(worldSize: Int) -> Int { batchSize * gradientAccumulation * worldSize }
 
     // Fields added after the first release decode with their defaults, so older checkpoints load.
