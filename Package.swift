@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "VectorLoops", "VectorLoopsAVX512", "TestSupport"]),
         .testTarget(name: "WaveMixTests", dependencies: ["WaveMix", "Checkpoint"], exclude: ["Fixtures"]),
-        .testTarget(name: "DataTests", dependencies: ["Data", "Kernels"]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "Kernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "WaveMix", "Data", "Checkpoint", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "CommTests", dependencies: ["Comm", "TestSupport"]),

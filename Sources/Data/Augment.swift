@@ -2,18 +2,21 @@
 //   1. random crop with zero padding (torchvision RandomCrop((H, W), padding=P)): pad P pixels of
 //      value 0 on every side, cut an H x W window at a random offset in 0...2P on each axis;
 //   2. random horizontal flip with p = 0.5 (torchvision RandomHorizontalFlip);
-//   3. channel replication: a 1-channel source may be written as C' = 3 identical channels;
-//   4. normalisation (x / 255 - mean) / std per channel, computed in Float32 in that order as
+//   3. optionally TrivialAugmentWide (torchvision's, on the bytes as PIL sees them; see TrivialAugment.swift);
+//   4. channel replication: a 1-channel source may be written as C' = 3 identical channels;
+//   5. normalisation (x / 255 - mean) / std per channel, computed in Float32 in that order as
 //      torchvision's ToTensor + Normalize do, through a 256-entry table per output channel.
-// Padding happens before normalisation, so padded pixels read as byte 0. Random draws are keyed by
-// (seed, epoch, sample index) (see DataRandomKeys), so a sample's augmentation is the same whatever
-// batch, thread or rank it lands in.
+// Without TrivialAugmentWide one pass does all of it; with it, crop and flip write bytes for the op,
+// whose output is then normalised. Padding happens before normalisation, so padded pixels read as
+// byte 0. Random draws are keyed by (seed, epoch, sample index) (see DataRandomKeys), so a sample's
+// augmentation is the same whatever batch, thread or rank it lands in.
 
 /// Which random augmentations to apply to training samples.
 public struct Augmentation: Sendable, Equatable {
     /// P of RandomCrop(size, padding: P); 0 turns random cropping off.
     public var cropPadding: Int
     public var horizontalFlip: Bool
+    /// torchvision's TrivialAugmentWide() after crop and flip (1- and 3-channel images).
     public var trivialAugment: Bool
 
     public init(cropPadding: Int = 0, horizontalFlip: Bool = false, trivialAugment: Bool = false) {
@@ -33,6 +36,15 @@ public struct AugmentationDraw: Sendable, Equatable {
     public let cropTop: Int
     public let cropLeft: Int
     public let flipped: Bool
+    /// The TrivialAugmentWide op and magnitude, nil when that augmentation is off.
+    public let trivialAugment: TrivialAugmentDraw?
+
+    init(cropTop: Int, cropLeft: Int, flipped: Bool, trivialAugment: TrivialAugmentDraw? = nil) {
+        self.cropTop = cropTop
+        self.cropLeft = cropLeft
+        self.flipped = flipped
+        self.trivialAugment = trivialAugment
+    }
 }
 
 /// Everything needed to turn one source image into network input.
@@ -65,6 +77,8 @@ public struct SampleTransform: Sendable {
         let statCount = normalization.mean.count
         precondition([1, inputChannels, outputChannels].contains(statCount),
                      "SampleTransform: normalization has \(statCount) channels for \(inputChannels) -> \(outputChannels)")
+        precondition(!augmentation.trivialAugment || inputChannels == 1 || inputChannels == 3,
+                     "SampleTransform: TrivialAugmentWide takes 1- or 3-channel images, not \(inputChannels)")
         self.height = height
         self.width = width
         self.inputChannels = inputChannels
@@ -95,7 +109,7 @@ public struct SampleTransform: Sendable {
         lookup[channel * 256 + Int(value)]
     }
 
-    /// The crop offset and flip chosen for sample `sampleIndex` in `epoch`.
+    /// The crop offset, flip and TrivialAugmentWide op chosen for sample `sampleIndex` in `epoch`.
     public func draw(epoch: Int, sampleIndex: Int) -> AugmentationDraw {
         let padding = augmentation.cropPadding
         var top = padding, left = padding  // no crop: the window sits on the original image
@@ -109,12 +123,50 @@ public struct SampleTransform: Sendable {
             var rng = DataRandomKeys.stream(seed: seed, epoch: epoch, sampleIndex: sampleIndex, salt: DataRandomKeys.flip)
             flipped = rng.nextUniform() < 0.5
         }
-        return AugmentationDraw(cropTop: top, cropLeft: left, flipped: flipped)
+        var trivialAugment: TrivialAugmentDraw?
+        if augmentation.trivialAugment {
+            var rng = DataRandomKeys.stream(seed: seed, epoch: epoch, sampleIndex: sampleIndex, salt: DataRandomKeys.trivialAugment)
+            trivialAugment = .random(using: &rng)
+        }
+        return AugmentationDraw(cropTop: top, cropLeft: left, flipped: flipped, trivialAugment: trivialAugment)
     }
 
     /// Transforms one image (height * width * inputChannels bytes) into `output` (outputCount floats).
     public func apply(_ image: UnsafePointer<UInt8>, epoch: Int, sampleIndex: Int, into output: UnsafeMutablePointer<Float>) {
         let choice = draw(epoch: epoch, sampleIndex: sampleIndex)
+        guard choice.trivialAugment != nil else { return normalize(image, choice: choice, into: output) }
+        let byteCount = height * width * inputChannels
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: byteCount) { augmented in
+            augmentedBytes(image, choice: choice, into: augmented.baseAddress!)
+            let uncropped = AugmentationDraw(cropTop: augmentation.cropPadding, cropLeft: augmentation.cropPadding, flipped: false)
+            normalize(augmented.baseAddress!, choice: uncropped, into: output)
+        }
+    }
+
+    /// Crop, flip and the TrivialAugmentWide op of `choice`, in that order, from `image` to `output` bytes.
+    func augmentedBytes(_ image: UnsafePointer<UInt8>, choice: AugmentationDraw, into output: UnsafeMutablePointer<UInt8>) {
+        let byteCount = height * width * inputChannels
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: byteCount) { cropped in
+            let cropped = cropped.baseAddress!
+            let rowShift = choice.cropTop - augmentation.cropPadding, columnShift = choice.cropLeft - augmentation.cropPadding
+            for y in 0..<height {
+                for x in 0..<width {
+                    let sourceY = y + rowShift, sourceX = (choice.flipped ? width - 1 - x : x) + columnShift
+                    let target = cropped + (y * width + x) * inputChannels
+                    if sourceY >= 0 && sourceY < height && sourceX >= 0 && sourceX < width {
+                        target.update(from: image + (sourceY * width + sourceX) * inputChannels, count: inputChannels)
+                    } else {
+                        target.update(repeating: 0, count: inputChannels)
+                    }
+                }
+            }
+            let operation = choice.trivialAugment ?? TrivialAugmentDraw(op: .identity)
+            operation.apply(to: cropped, height: height, width: width, channels: inputChannels, into: output)
+        }
+    }
+
+    /// Crops, flips and normalises `image` as `choice` says, in one pass.
+    private func normalize(_ image: UnsafePointer<UInt8>, choice: AugmentationDraw, into output: UnsafeMutablePointer<Float>) {
         let padding = augmentation.cropPadding
         let rowShift = choice.cropTop - padding, columnShift = choice.cropLeft - padding
         // Output column x reads source column firstColumn + step * x; [inside] are the x that land in the image.

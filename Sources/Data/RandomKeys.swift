@@ -14,6 +14,8 @@ public enum DataRandomKeys {
     public static let flip: UInt64 = 0x464C_4950  // "FLIP"
     /// RandomResizedCrop box of one sample: SplitMix64(key: seed, epoch, sampleIndex, resizedCrop).
     public static let resizedCrop: UInt64 = 0x5252_4350  // "RRCP"
+    /// TrivialAugmentWide op and magnitude of one sample: SplitMix64(key: seed, epoch, sampleIndex, trivialAugment).
+    public static let trivialAugment: UInt64 = 0x5441_5744  // "TAWD"
 
     static func stream(seed: UInt64, epoch: Int, salt: UInt64) -> SplitMix64 {
         precondition(epoch >= 0, "epoch must not be negative")
