@@ -174,6 +174,10 @@ struct Train: ParsableCommand {
                                                          data: dataOptions.data) {
             throw InputError(problem + "; train with --in-chans \(data.train.channels)")
         }
+        if trivialAugment && ![1, 3].contains(data.train.channels) {
+            throw InputError("--trivial-augment works on 1- and 3-channel images (as PIL's L and RGB); \(dataOptions.data) has "
+                             + "\(data.train.channels) channels")
+        }
         guard config.numClasses >= data.numClasses else {
             throw InputError("--num-classes \(config.numClasses): \(dataOptions.data) has \(data.numClasses) classes "
                              + "(labels 0-\(data.numClasses - 1)); a model needs at least that many outputs")
