@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "WaveMixTests", dependencies: ["WaveMix", "Checkpoint"], exclude: ["Fixtures"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Kernels"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "WaveMix", "Data", "Checkpoint"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "WaveMix", "Data", "Checkpoint", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "CommTests", dependencies: ["Comm", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["wavemix", "TestSupport", "Checkpoint", "Training", "Kernels"]),
     ]
