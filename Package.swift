@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // wavemix-swift: a data-parallel WaveMix trainer. Layering (top depends on bottom only):
 //   wavemix (CLI) -> Training -> Data | Comm | Checkpoint -> WaveMix (model) -> Kernels -> VectorLoops, C libraries
+//   wavemix (CLI) -> Plot (`wavemix plot`: summary.csv to SVG and PNG) -> Data
 import PackageDescription
 
 // Numeric code is compiled for the CPU generation it runs on: without it Swift targets baseline
@@ -45,8 +46,9 @@ let package = Package(
         .target(name: "Data", dependencies: ["Kernels", "CZlib", "CTurboJPEG", "CPNG"], swiftSettings: numeric),
         .target(name: "Checkpoint", dependencies: ["CZstd"]),
         .target(name: "Training", dependencies: ["WaveMix", "Kernels", "Comm", "Data", "Checkpoint"]),
+        .target(name: "Plot", dependencies: ["Data"]),
         .executableTarget(name: "wavemix", dependencies: [
-            "Training", "WaveMix", "Kernels", "Data", "Checkpoint", "Comm",
+            "Training", "Plot", "WaveMix", "Kernels", "Data", "Checkpoint", "Comm",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -57,6 +59,7 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Data", "Kernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "WaveMix", "Data", "Checkpoint", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "PlotTests", dependencies: ["Plot", "Data"]),
         .testTarget(name: "CommTests", dependencies: ["Comm", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["wavemix", "TestSupport", "Checkpoint", "Training", "Kernels"]),
     ]

@@ -93,7 +93,7 @@ struct CheckpointCommand: ParsableCommand {
 }
 
 /// Nothing a user wrote is overwritten without --force, and the file's directory must exist.
-private func refuseToReplace(_ path: String, force: Bool) throws {
+func refuseToReplace(_ path: String, force: Bool) throws {
     if !force && FileManager.default.fileExists(atPath: path) {
         throw InputError("\(path) exists; pass --force to replace it")
     }

@@ -5,6 +5,7 @@ import Comm
 import Data
 import Foundation
 import Kernels
+import Plot
 import Training
 import WaveMix
 
@@ -18,7 +19,7 @@ struct WaveMixCommand: ParsableCommand {
             With no subcommand, `wavemix` trains on Fashion-MNIST.
             """,
         version: wavemixVersion,
-        subcommands: [Train.self, Eval.self, Prepare.self, CheckpointCommand.self, Bench.self, DebugStep.self],
+        subcommands: [Train.self, Eval.self, Prepare.self, CheckpointCommand.self, PlotCommand.self, Bench.self, DebugStep.self],
         defaultSubcommand: Train.self)
 
     static func main() {
@@ -53,7 +54,7 @@ func exitStatus(for error: Error) -> Int32 {
     case DataError.unwritable, CheckpointError.notWritable, CheckpointError.metadataNotEncodable, SafeTensorsError.notWritable:
         return 1
     case CheckpointError.io(let operation, _, _), SafeTensorsError.io(let operation, _, _): return io(operation)
-    case is InputError, is DataError, is StateDictError, is ConfigError, is CheckpointError, is SafeTensorsError:
+    case is InputError, is DataError, is StateDictError, is ConfigError, is CheckpointError, is SafeTensorsError, is PlotError:
         return exitDataError
     default: return WaveMixCommand.exitCode(for: error).rawValue
     }
