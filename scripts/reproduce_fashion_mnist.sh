@@ -13,6 +13,7 @@
 # The run directory is results/fashion-mnist/<model>. Running the script again continues the same
 # run from its newest checkpoint; --hours H stops it (with a checkpoint) after H hours, so a long
 # run can be spread over sittings. When the run is complete it plots its curves (plot.png, plot.svg).
+# WAVEMIX names another wavemix binary (default: build this checkout's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +23,7 @@ while (($#)); do
         --model) model=$2; shift 2 ;;
         --threads) threads=$2; shift 2 ;;
         --hours) hours=$2; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) echo "reproduce_fashion_mnist.sh: unknown argument '$1' (see --help)" >&2; exit 64 ;;
     esac
 done
@@ -32,14 +33,17 @@ case $model in
     *) echo "reproduce_fashion_mnist.sh: --model is lite-144-7 or lite-8-5, not '$model'" >&2; exit 64 ;;
 esac
 
-scripts/setup.sh
+if [ -z "${WAVEMIX:-}" ]; then
+    scripts/setup.sh
+    WAVEMIX=.build/release/wavemix
+fi
 run=results/fashion-mnist/$model
 mkdir -p "$run"
-command=(.build/release/wavemix train --data fashion-mnist "${shape[@]}" --mult 2 --level 1 --stem strided --stride 1
+command=("$WAVEMIX" train --data fashion-mnist "${shape[@]}" --mult 2 --level 1 --stem strided --stride 1
          --dropout 0.5 --batch-size 512 --hflip --trivial-augment
          --optimizer adamw --lr 1e-3 --weight-decay 0.01
          --val-split 5000 --patience 20 --then-optimizer sgd --then-lr 1e-3 --then-momentum 0.9
-         --epochs 1000 --seed 0 --keep 1 --log-every 20 --run-dir "$run" --resume auto)
+         --epochs 1000 --seed 0 --keep 1 --log-every 20 --tensorboard --run-dir "$run" --resume auto)
 [ -n "$threads" ] && command+=(--threads "$threads")
 echo "reproduce_fashion_mnist.sh: ${command[*]}" >&2
 if [ -n "$hours" ]; then
@@ -49,5 +53,5 @@ else
     "${command[@]}"
 fi
 if [ -f "$run/model.safetensors" ]; then
-    .build/release/wavemix plot "$run" --output "$run/plot"
+    "$WAVEMIX" plot "$run"
 fi
