@@ -44,18 +44,21 @@ final class RunLog {
     }
 
     /// Drops the entries of steps after `step` from metrics.jsonl and summary.csv: a run resumed
-    /// from that step's checkpoint logs them again. The files are rewritten atomically.
-    func forget(after step: Int) throws {
+    /// from that step's checkpoint logs them again. Unless the run had completed at that
+    /// checkpoint, the selected model's test result goes too: the run's end writes it again. The
+    /// files are rewritten atomically.
+    func forget(after step: Int, runCompleted: Bool) throws {
         guard isWriter else { return }
         metrics = try Self.rewrite(path, handle: metrics) { line in
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let logged = object["step"] as? Int else { return true }
-            return logged <= step
+            return logged <= step && (runCompleted || object["selected_step"] == nil)
         }
         summary = try Self.rewrite(summaryPath, handle: summary) { line in
             let fields = line.split(separator: ",", omittingEmptySubsequences: false)
-            guard fields.count > 1, let logged = Int(fields[1]) else { return true }  // the header
-            return logged <= step
+            guard fields.count > 3, let logged = Int(fields[1]) else { return true }  // the header
+            // The selected model's row is the one without a training loss.
+            return logged <= step && (runCompleted || !fields[3].isEmpty)
         }
     }
 
@@ -120,7 +123,9 @@ final class RunLog {
 }
 
 /// One row of summary.csv: an epoch's training loss, its evaluations, learning rate, training
-/// speed and the run's wall time so far (over every sitting). Empty cells: not measured.
+/// speed and the run's wall time so far (over every sitting). Empty cells: not measured. A run that
+/// selects on a validation split ends with one more row: the selected model's epoch and step with
+/// its test result only.
 struct SummaryRow {
     static let header = "epoch,step,phase,train_loss,val_loss,val_top1,val_top5,test_loss,test_top1,test_top5,lr,"
         + "images_per_second,elapsed_seconds"

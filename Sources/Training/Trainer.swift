@@ -181,7 +181,7 @@ public final class Trainer {
         epoch = metadata.epoch
         positionInEpoch = metadata.positionInEpoch
         savedAtStep = step
-        try log.forget(after: step)
+        try log.forget(after: step, runCompleted: progress.completed)
         // The `best` pointer follows the checkpoint's own selection (a branch may have moved the newer best aside).
         if comm.rank == 0 && options.selection != nil {
             do {
@@ -585,6 +585,7 @@ public final class Trainer {
         }
         if bestStep != step { try loadModel(fromCheckpointAt: bestStep) }
         let result = try evaluateAndLog(.selectedTest(step: bestStep, epoch: bestEpoch))
+        log.summaryRow(SummaryRow(epoch: bestEpoch, step: bestStep, phase: s.phase, test: result, elapsedSeconds: elapsedSeconds))
         try saveFinalWeights(from: model, note: "the selected model: \(bestDescription)")
         return (result, (bestStep, bestEpoch, bestTop1))
     }

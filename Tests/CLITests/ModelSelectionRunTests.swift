@@ -52,9 +52,12 @@ final class ModelSelectionRunTests: XCTestCase {
         XCTAssertEqual(tests.count, 1, "the test set is evaluated once: \(result.output)")
         XCTAssertEqual(tests.first?["step"] as? Int, records.compactMap { $0["step"] as? Int }.max())
         let validations = records.filter { $0["val_top1"] != nil }
-        let rows = try summary(run).dropFirst()
+        var rows = try summary(run).dropFirst()
+        let selectedRow = try XCTUnwrap(rows.popLast())
         XCTAssertEqual(validations.count, rows.count)
         XCTAssertTrue(rows.allSatisfy { !$0[5].isEmpty && $0[8].isEmpty }, "validation every epoch, no test column: \(rows)")
+        XCTAssertTrue(selectedRow[3].isEmpty && selectedRow[5].isEmpty && !selectedRow[8].isEmpty, "\(selectedRow)")
+        XCTAssertEqual(Int(selectedRow[1]), tests.first?["selected_step"] as? Int)
         // The best validation top-1 (the first of ties... the last: ties count as improvements) is the selected step.
         let best = validations.max { ($0["val_top1"] as! Double, $0["step"] as! Int) < ($1["val_top1"] as! Double, $1["step"] as! Int) }!
         XCTAssertEqual(tests.first?["selected_step"] as? Int, best["step"] as? Int)
