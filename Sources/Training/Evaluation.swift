@@ -76,7 +76,7 @@ public enum CheckpointEvaluation {
     public static func resolve(_ path: String) throws -> String {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { return path }
-        let directory = CheckpointDirectory(runDirectory: path)
+        let layout = RunLayout(path), directory = layout.checkpoints
         for name in [directory.bestPointer(), directory.latestPointer()].compactMap({ $0 })
         where FileManager.default.fileExists(atPath: directory.checkpointsDirectory + "/" + name) {
             return directory.checkpointsDirectory + "/" + name
@@ -86,9 +86,8 @@ public enum CheckpointEvaluation {
         } catch {
             throw InputError("\(error)")
         }
-        let weights = path + "/model.safetensors"
-        if FileManager.default.fileExists(atPath: weights) && FileManager.default.fileExists(atPath: path + "/config.json") {
-            return weights
+        if FileManager.default.fileExists(atPath: layout.model) && FileManager.default.fileExists(atPath: layout.config) {
+            return layout.model
         }
         throw InputError("\(path): a directory without checkpoints or model.safetensors and config.json "
                          + "(give a checkpoint file or a run directory)")
@@ -146,7 +145,7 @@ public enum CheckpointEvaluation {
     /// The model and run options of the run directory that holds the safetensors file `path`
     /// (its config.json), as weights-only metadata.
     static func runMetadata(besides path: String) throws -> CheckpointMetadata {
-        let config = (path as NSString).deletingLastPathComponent + "/config.json"
+        let config = RunLayout((path as NSString).deletingLastPathComponent).config
         struct RunConfig: Decodable { let options: TrainingOptions }
         let options: TrainingOptions
         do {

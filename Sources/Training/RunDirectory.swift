@@ -30,7 +30,8 @@ public enum RunDirectory {
         if comm.rank == 0 {
             let manager = FileManager.default
             var isDirectory: ObjCBool = false
-            if !resuming && (manager.fileExists(atPath: path + "/metrics.jsonl") || manager.fileExists(atPath: path + "/checkpoints")) {
+            let layout = RunLayout(path)
+            if !resuming && (manager.fileExists(atPath: layout.metrics) || manager.fileExists(atPath: layout.checkpoints.checkpointsDirectory)) {
                 failure = "\(path) already holds a run; continue it with --resume auto, or choose another --run-dir (nothing was changed there)"
             } else if manager.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue {
                 failure = "\(path) exists and is not a directory"
@@ -55,14 +56,14 @@ public enum RunDirectory {
     }
 
     /// Takes back what a run that failed before its first step wrote (rank 0), so that the same
-    /// command can be run again: the directory if this command created it, else the files in
+    /// command can be run again: the directory if this command created it, else the paths in
     /// `written`, which the caller names only when they did not exist before it wrote them.
     public static func discardUnstarted(_ path: String, created: Bool, written: [String], comm: Communicator) {
         guard comm.rank == 0 else { return }
         if created {
             try? FileManager.default.removeItem(atPath: path)
         } else {
-            for name in written { try? FileManager.default.removeItem(atPath: path + "/" + name) }
+            for file in written { try? FileManager.default.removeItem(atPath: file) }
         }
     }
 
@@ -76,7 +77,7 @@ public enum RunDirectory {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(File(options: options, worldSize: worldSize, version: libraryVersion,
                                             kernels: KernelSelection.current))
-        let path = options.runDirectory + "/config.json"
+        let path = RunLayout(options.runDirectory).config
         do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
             throw InputError("\(path): cannot write: \(fileErrorReason(error))")
         }

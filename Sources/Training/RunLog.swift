@@ -14,14 +14,14 @@ final class RunLog {
     private var summary: FileHandle?
     private var tensorBoard: TensorBoardWriter?
 
-    init(runDirectory: String, isWriter: Bool, append: Bool, tensorBoard: Bool = false) throws {
+    init(layout: RunLayout, isWriter: Bool, append: Bool, tensorBoard: Bool = false) throws {
         self.isWriter = isWriter
-        path = runDirectory + "/metrics.jsonl"
-        summaryPath = runDirectory + "/summary.csv"
+        path = layout.metrics
+        summaryPath = layout.summary
         guard isWriter else { return }
         metrics = try Self.open(path, append: append, header: nil)
         summary = try Self.open(summaryPath, append: append, header: SummaryRow.header)
-        if tensorBoard { self.tensorBoard = try TensorBoardWriter(directory: runDirectory + "/tensorboard") }
+        if tensorBoard { self.tensorBoard = try TensorBoardWriter(directory: layout.tensorBoard) }
     }
 
     /// metrics.jsonl keys and the TensorBoard tags they are shown under.

@@ -45,6 +45,7 @@ public final class Trainer {
     let validationLoader: BatchLoader?
     let reducer: GradientReducer?
     let log: RunLog
+    let layout: RunLayout
     let checkpoints: CheckpointDirectory
     /// One micro-batch of input [B, H, W, C] and labels, reused every step.
     private let input: UnsafeMutableBufferPointer<Float>
@@ -80,9 +81,7 @@ public final class Trainer {
         sampler = try EpochSampler(count: source.count, batchSize: options.globalBatch(worldSize: 1),
                                    worldSize: comm.size, rank: comm.rank, seed: options.seed)
         let totalSteps = min(options.maxSteps ?? Int.max, options.epochs * sampler.batchesPerEpoch)
-        schedule = LRSchedule(kind: options.schedule, baseLR: options.learningRate, totalSteps: totalSteps,
-                              warmupSteps: options.warmupSteps, stepSize: options.stepSize, gamma: options.gamma,
-                              minLR: options.minLearningRate)
+        schedule = LRSchedule(options.scheduleSettings, baseLR: options.learningRate, totalSteps: totalSteps)
         let threads = Parallel.threads
         let transform = SampleTransform(for: source, outputChannels: options.model.inChans, normalization: data.normalization,
                                         augmentation: options.augmentation, seed: options.seed)
@@ -99,9 +98,9 @@ public final class Trainer {
         labels = .allocate(capacity: samples)
         model.reserve(batch: max(options.batchSize, options.evalBatchSize))
         reducer = comm.size > 1 ? GradientReducer(comm: comm, model: model, bucketBytes: Int(options.bucketMiB * 1_048_576)) : nil
-        log = try RunLog(runDirectory: options.runDirectory, isWriter: comm.rank == 0, append: resuming,
-                         tensorBoard: options.tensorBoard)
-        checkpoints = CheckpointDirectory(runDirectory: options.runDirectory)
+        layout = RunLayout(options.runDirectory)
+        log = try RunLog(layout: layout, isWriter: comm.rank == 0, append: resuming, tensorBoard: options.tensorBoard)
+        checkpoints = layout.checkpoints
         try synchronizeInitialState()
         installCollectiveHooks()
     }
@@ -210,7 +209,7 @@ public final class Trainer {
                  + "\(stepsPerEpoch) steps/epoch, \(totalSteps) steps"
                  + (step > 0 ? "; resuming at step \(step) (epoch \(epoch + 1), batch \(positionInEpoch + 1))" : ""))
         if progress.completed && isAtEnd {
-            log.line("the run is already complete at step \(step); nothing to train (its results: \(options.runDirectory)/summary.csv)")
+            log.line("the run is already complete at step \(step); nothing to train (its results: \(layout.summary))")
             return TrainingSummary(steps: step, stepsThisRun: 0, epochs: epoch, finalEvaluation: nil, seconds: 0, evaluationSeconds: 0,
                                    imagesPerSecond: 0, stoppedEarly: nil, alreadyComplete: true)
         }
@@ -517,7 +516,7 @@ public final class Trainer {
         if set != .validation {
             lastTestResult = result
             if comm.rank == 0 {
-                let path = options.runDirectory + "/eval-per-class.csv"
+                let path = layout.evalPerClass
                 do { try result.perClassCSV(classNames: data.classNames).write(toFile: path, atomically: true, encoding: .utf8) } catch {
                     log.line("warning: cannot write \(path): \(fileErrorReason(error))")
                 }
@@ -623,7 +622,7 @@ public final class Trainer {
     /// RUN_DIR/model.safetensors: a state dict under the official names (rank 0).
     private func saveFinalWeights(from model: WaveMixModel, note: String?) throws {
         guard comm.rank == 0 else { return }
-        let path = options.runDirectory + "/model.safetensors"
+        let path = layout.model
         var metadata = ["format": "pt", "step": "\(step)"]
         if let best = progress.selection.bestStep { metadata["step"] = "\(best)" }
         try StateDictFiles.write(model.stateDict(), to: path, metadata: metadata)

@@ -58,8 +58,17 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// The official examples' recipe: AdamW, lr 1e-3, weight decay 0.01.
     public static let officialOptimizer = OptimizerSettings(kind: .adamw, weightDecay: 0.01)
 
-    var augmentation: Augmentation {
-        Augmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip, trivialAugment: trivialAugment)
+    public var augmentation: Augmentation {
+        get { Augmentation(cropPadding: cropPadding, horizontalFlip: horizontalFlip, trivialAugment: trivialAugment) }
+        set { (cropPadding, horizontalFlip, trivialAugment) = (newValue.cropPadding, newValue.horizontalFlip, newValue.trivialAugment) }
+    }
+
+    public var scheduleSettings: ScheduleSettings {
+        get { ScheduleSettings(kind: schedule, warmupSteps: warmupSteps, stepSize: stepSize, gamma: gamma, minLR: minLearningRate) }
+        set {
+            (schedule, warmupSteps, stepSize) = (newValue.kind, newValue.warmupSteps, newValue.stepSize)
+            (gamma, minLearningRate) = (newValue.gamma, newValue.minLR)
+        }
     }
 
     /// Images per optimizer step over all ranks (with worldSize 1: one rank's images per step).

@@ -20,6 +20,11 @@ public struct OptimizerSettings: Codable, Equatable, Sendable {
         self.momentum = momentum; self.dampening = dampening; self.nesterov = nesterov
     }
 
+    /// `kind` with PyTorch's defaults (Lion: the lion-pytorch package's betas 0.9, 0.99).
+    public static func defaults(for kind: OptimizerKind) -> OptimizerSettings {
+        OptimizerSettings(kind: kind, beta2: kind == .lion ? 0.99 : 0.999)
+    }
+
     /// Names and sizes (in parameter counts) of the state buffers this optimizer keeps.
     public var stateNames: [String] {
         switch kind {

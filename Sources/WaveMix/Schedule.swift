@@ -7,6 +7,19 @@ public enum ScheduleKind: String, Codable, Sendable, CaseIterable {
     case constant, step, cosine
 }
 
+/// A schedule's shape, apart from the run it is applied to (base rate and length).
+public struct ScheduleSettings: Equatable, Sendable {
+    public var kind: ScheduleKind
+    public var warmupSteps: Int
+    public var stepSize: Int
+    public var gamma: Double
+    public var minLR: Double
+
+    public init(kind: ScheduleKind = .constant, warmupSteps: Int = 0, stepSize: Int = 1, gamma: Double = 0.1, minLR: Double = 0) {
+        self.kind = kind; self.warmupSteps = warmupSteps; self.stepSize = stepSize; self.gamma = gamma; self.minLR = minLR
+    }
+}
+
 public struct LRSchedule: Codable, Equatable, Sendable {
     public var kind: ScheduleKind
     public var baseLR: Double
@@ -23,6 +36,12 @@ public struct LRSchedule: Codable, Equatable, Sendable {
                 stepSize: Int = 1, gamma: Double = 0.1, minLR: Double = 0) {
         self.kind = kind; self.baseLR = baseLR; self.totalSteps = totalSteps; self.warmupSteps = warmupSteps
         self.warmupStartFactor = warmupStartFactor; self.stepSize = stepSize; self.gamma = gamma; self.minLR = minLR
+    }
+
+    /// `settings` applied to a run of `totalSteps` steps peaking at `baseLR`.
+    public init(_ settings: ScheduleSettings, baseLR: Double, totalSteps: Int) {
+        self.init(kind: settings.kind, baseLR: baseLR, totalSteps: totalSteps, warmupSteps: settings.warmupSteps,
+                  stepSize: settings.stepSize, gamma: settings.gamma, minLR: settings.minLR)
     }
 
     /// The learning rate of the optimizer step with index `t` (0-based).

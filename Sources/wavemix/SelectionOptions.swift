@@ -20,7 +20,6 @@ struct SelectionOptions: ParsableArguments {
     var testEveryEpoch = false
 
     func validate() throws {
-        func require(_ holds: Bool, _ message: String) throws { if !holds { throw ValidationError(message) } }
         if let valSplit {
             try require(ValidationSize(parsing: valSplit) != nil,
                         "--val-split must be a number of images (at least 1) or a fraction between 0 and 1, got '\(valSplit)'")
@@ -38,10 +37,10 @@ struct SelectionOptions: ParsableArguments {
     var selection: ModelSelection? {
         guard let valSplit, let size = ValidationSize(parsing: valSplit) else { return nil }
         let second = thenOptimizer.map { kind in
-            PhaseRecipe(optimizer: OptimizerSettings(kind: kind, weightDecay: thenWeightDecay,
-                                                     beta2: kind == .lion ? 0.99 : 0.999,
-                                                     momentum: kind == .sgd ? thenMomentum : 0),
-                        learningRate: thenLr)
+            var settings = OptimizerSettings.defaults(for: kind)
+            settings.weightDecay = thenWeightDecay
+            if kind == .sgd { settings.momentum = thenMomentum }
+            return PhaseRecipe(optimizer: settings, learningRate: thenLr)
         }
         return ModelSelection(validationSize: size, patience: patience, secondPhase: second, testEveryEpoch: testEveryEpoch)
     }
