@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // wavemix-swift: a data-parallel WaveMix trainer. Layering (top depends on bottom only):
 //   wavemix (CLI) -> Training -> Data | Comm | Checkpoint -> WaveMix (model) -> Kernels -> VectorLoops, C libraries
+//   Randomness (SplitMix64 streams) is a leaf under Data, Kernels and VectorLoops
 //   wavemix (CLI) -> Plot (`wavemix plot`: summary.csv to SVG and PNG) -> Data
 import PackageDescription
 
@@ -38,12 +39,14 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CCacheHints"),
 
-        .target(name: "VectorLoops", swiftSettings: numeric),
-        .target(name: "VectorLoopsAVX512", swiftSettings: avx512),
-        .target(name: "Kernels", dependencies: ["COpenBLAS", "CCacheHints", "VectorLoops", "VectorLoopsAVX512"], swiftSettings: numeric),
+        .target(name: "Randomness"),
+        .target(name: "VectorLoops", dependencies: ["Randomness"], swiftSettings: numeric),
+        .target(name: "VectorLoopsAVX512", dependencies: ["Randomness"], swiftSettings: avx512),
+        .target(name: "Kernels", dependencies: ["COpenBLAS", "CCacheHints", "Randomness", "VectorLoops", "VectorLoopsAVX512"],
+                swiftSettings: numeric),
         .target(name: "WaveMix", dependencies: ["Kernels"], swiftSettings: numeric),
         .target(name: "Comm", dependencies: ["CMPI"]),
-        .target(name: "Data", dependencies: ["Kernels", "CZlib", "CTurboJPEG", "CPNG"], swiftSettings: numeric),
+        .target(name: "Data", dependencies: ["Randomness", "CZlib", "CTurboJPEG", "CPNG"], swiftSettings: numeric),
         .target(name: "Checkpoint", dependencies: ["CZstd"]),
         .target(name: "Training", dependencies: ["WaveMix", "Kernels", "Comm", "Data", "Checkpoint"]),
         .target(name: "Plot", dependencies: ["Data"]),
@@ -54,9 +57,9 @@ let package = Package(
 
         // Helpers for the tests that run whole programs (the binary, mpirun, scripts).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "VectorLoops", "VectorLoopsAVX512", "TestSupport"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Randomness", "VectorLoops", "VectorLoopsAVX512", "TestSupport"]),
         .testTarget(name: "WaveMixTests", dependencies: ["WaveMix", "Checkpoint"], exclude: ["Fixtures"]),
-        .testTarget(name: "DataTests", dependencies: ["Data", "Kernels"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "Kernels", "Randomness"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "WaveMix", "Data", "Checkpoint", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "Data"]),

@@ -13,7 +13,7 @@
 // an image decoded at a reduced size (JPEG DCT-domain downscaling).
 
 import Foundation
-import Kernels
+import Randomness
 
 public enum CropPolicy: Sendable, Equatable, CustomStringConvertible {
     case randomResized(scale: ClosedRange<Double>, ratio: ClosedRange<Double>)

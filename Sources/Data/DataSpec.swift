@@ -28,8 +28,17 @@ public struct DataSpec: Sendable, Equatable, CustomStringConvertible {
             self == .fashionMNIST ? "/usr/share/datasets/fashion-mnist" : nil
         }
 
+        /// How a user writes it: "fashion-mnist" (a default path) or "mnist:DIR".
+        public var usage: String { defaultPath == nil ? rawValue + ":DIR" : rawValue }
+
+        /// Every kind as a user writes it, for help texts: "fashion-mnist, mnist:DIR, ...".
+        public static var usageList: String { allCases.map(\.usage).joined(separator: ", ") }
+
+        /// Whether the set is a tree or list of image files, which `wavemix prepare` can pack.
+        public var isImageFiles: Bool { [.imageFolder, .imageNet, .places365].contains(self) }
+
         /// Whether samples are cropped to LoadOptions.imageSize (image files, packed shards) rather
-        /// than kept at the set's own size (IDX, CIFAR).
+        /// than kept at the set's own size (IDX and CIFAR, held in memory).
         public var resizes: Bool {
             switch self {
             case .imageFolder, .imageNet, .places365, .packed: true

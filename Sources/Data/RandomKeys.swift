@@ -3,7 +3,7 @@
 // depend on batch composition, thread count, rank, world size or where a run was resumed. The salts
 // keep the streams apart from each other and from other modules' streams keyed by the same numbers.
 
-import Kernels
+import Randomness
 
 public enum DataRandomKeys {
     /// Epoch permutation: SplitMix64(key: seed, epoch, shuffle), then Fisher-Yates.

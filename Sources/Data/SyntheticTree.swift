@@ -7,7 +7,7 @@
 
 import Dispatch
 import Foundation
-import Kernels
+import Randomness
 
 public enum SyntheticTree {
     /// Writes `trainImages` JPEGs over `classes` classes (and `classes` more in val/); returns the bytes written.

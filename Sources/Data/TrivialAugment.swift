@@ -20,7 +20,7 @@
 //   - Posterize, Solarize, AutoContrast and Equalize are ImageOps lookup tables, per channel for the last two.
 
 import Foundation
-import Kernels
+import Randomness
 
 /// The 14 ops of TrivialAugmentWide in torchvision's order (the index its random draw picks).
 public enum TrivialAugmentOp: Int, CaseIterable, Sendable {

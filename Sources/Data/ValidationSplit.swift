@@ -3,7 +3,7 @@
 // size, validation size): a Fisher-Yates permutation drawn from SplitMix64(seed, count, salt), whose
 // first N entries are the validation images. Both parts keep the source's order (ascending indices),
 // so a split of a file set still reads its files in order.
-import Kernels
+import Randomness
 
 /// How many training images become the validation set.
 public enum ValidationSize: Sendable, Equatable, Codable, CustomStringConvertible {

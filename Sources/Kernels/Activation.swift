@@ -1,6 +1,7 @@
 // nn.GELU (erf form) and nn.Dropout over whole tensors. Their element loops live in VectorLoops,
 // compiled twice (baseline and AVX-512, see Sources/VectorLoops/GELU.swift); ElementLoops picks one.
 import Foundation
+import Randomness
 import VectorLoops
 import VectorLoopsAVX512
 

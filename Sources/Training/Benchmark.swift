@@ -5,6 +5,7 @@
 import Comm
 import Foundation
 import Kernels
+import Randomness
 import WaveMix
 
 public struct BenchmarkResult: Sendable {

@@ -1,17 +1,6 @@
-// Dropout keep flags from a SplitMix64 stream (see Kernels/Random.swift), for both builds of this
-// module (GELU.swift says why there are two).
-
-/// SplitMix64's output function.
-@inlinable @inline(__always)
-public func splitMix64(_ x: UInt64) -> UInt64 {
-    var z = x
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-}
-
-/// SplitMix64's state increment per draw.
-public let splitMix64Increment: UInt64 = 0x9E37_79B9_7F4A_7C15
+// Dropout keep flags from a SplitMix64 stream (see Randomness/SplitMix64.swift), for both builds of
+// this module (GELU.swift says why there are two).
+import Randomness
 
 /// keep[0..<count] = 0 where the stream's next uniform (24 bits, as SplitMix64.nextUniform) is
 /// below p, else 1, drawing from the stream whose state is `state`.

@@ -2,6 +2,7 @@
 // weights and biases uniform in ±1/sqrt(fan_in) (kaiming_uniform with a = sqrt(5)); BatchNorm
 // weight 1, bias 0, running mean 0, running variance 1.
 import Kernels
+import Randomness
 
 extension WaveMixModel {
     func initializeParameters(seed: UInt64) {

@@ -3,6 +3,7 @@
 // once), forward and backward apart, so every optimisation is judged by numbers.
 import Dispatch
 import Kernels
+import Randomness
 
 public final class LayerProfile {
     public struct Entry: Sendable {

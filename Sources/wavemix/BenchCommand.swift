@@ -42,8 +42,10 @@ struct Bench: ParsableCommand {
                               json: json)
             return
         }
-        let comm = try Communicator.initialize()
-        defer { comm.finalize() }
+        try withMPI(benchmark)
+    }
+
+    private func benchmark(_ comm: Communicator) throws {
         let threads = runtime.threads ?? ComputeThreads.defaultCount(ranksOnHost: comm.localSize)
         let imageSize = imageSize ?? 28
         ComputeThreads.configure(threads)

@@ -60,7 +60,7 @@ struct DataBenchOptions: ParsableArguments {
         }
         defer { if deleteGenerated && (generateJPEGs ?? generateEmpty) != nil { try? FileManager.default.removeItem(atPath: spec.path) } }
 
-        let inMemory = [.fashionMNIST, .mnist, .idx, .cifar10, .cifar100].contains(spec.kind)
+        let inMemory = !spec.kind.resizes
         let start = DispatchTime.now().uptimeNanoseconds
         let dataSet = try spec.load(LoadOptions(imageSize: inMemory ? imageSize : imageSize ?? LoadOptions.defaultImageSize))
         report["index_seconds"] = seconds(since: start)

@@ -27,8 +27,10 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        let comm = try Communicator.initialize()
-        defer { comm.finalize() }
+        try withMPI(evaluate)
+    }
+
+    private func evaluate(_ comm: Communicator) throws {
         ComputeThreads.configure(runtime.threads ?? ComputeThreads.defaultCount(ranksOnHost: comm.localSize))
         let options = LoadOptions(imageSize: imageSize, badImages: strict ? .stop : .substitute,
                                   warn: { [rank = comm.rank] in Console.err("rank \(rank): \($0)") })

@@ -27,7 +27,8 @@ struct Prepare: ParsableCommand {
         case train, val, both
     }
 
-    @Option(help: ArgumentHelp("Data set to pack: imagefolder:DIR, imagenet:DIR or places365:DIR.", valueName: "spec"))
+    @Option(help: ArgumentHelp("Data set to pack: \(DataSpec.Kind.allCases.filter(\.isImageFiles).map(\.usage).joined(separator: ", ")).",
+                               valueName: "spec"))
     var data: String
     @Option(help: ArgumentHelp("Output directory (new or empty, or an unfinished earlier run to resume).", valueName: "dir"))
     var out: String
@@ -41,22 +42,14 @@ struct Prepare: ParsableCommand {
         guard size >= 8 else { throw ValidationError("--size must be at least 8") }
         let kind: DataSpec.Kind
         do { kind = try DataSpec(parsing: data).kind } catch { throw ValidationError(error.description) }
-        guard [.imageFolder, .imageNet, .places365].contains(kind) else {
-            throw ValidationError("--data \(data): prepare packs image files (imagefolder, imagenet, places365); "
-                + "\(kind.rawValue) is read directly")
+        guard kind.isImageFiles else {
+            let packable = DataSpec.Kind.allCases.filter(\.isImageFiles).map(\.rawValue).joined(separator: ", ")
+            throw ValidationError("--data \(data): prepare packs image files (\(packable)); \(kind.rawValue) is read directly")
         }
     }
 
     func run() throws {
-        let comm = try Communicator.initialize()
-        do {
-            try prepare(comm)
-        } catch {
-            if comm.size > 1 { comm.abort(code: exitStatus(for: error), message: "\(error)") }
-            comm.finalize()
-            throw error
-        }
-        comm.finalize()
+        try withMPI(prepare)
     }
 
     private func prepare(_ comm: Communicator) throws {

@@ -8,7 +8,7 @@ import Training
 import WaveMix
 
 struct DataOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Data set: fashion-mnist (default path), mnist:DIR, idx:DIR, cifar10:DIR, cifar100:DIR, imagefolder:DIR, imagenet:DIR, places365:DIR, packed:DIR.", valueName: "spec"))
+    @Option(help: ArgumentHelp("Data set: \(DataSpec.Kind.usageList).", valueName: "spec"))
     var data = "fashion-mnist"
 
     @Option(help: "Input channels the model sees (default: the data set's; 3 repeats a grey channel, as the PyTorch examples do).")
@@ -70,18 +70,11 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let comm = try Communicator.initialize()
-        comm.timeout = control.commTimeout
-        comm.stopRequested = { StopSignals.pending != 0 }
-        do {
+        try withMPI { comm in
+            comm.timeout = control.commTimeout
+            comm.stopRequested = { StopSignals.pending != 0 }
             try train(comm)
-        } catch {
-            // One readable line per failing rank; the other ranks must not wait for it forever.
-            if comm.size > 1 { comm.abort(code: exitStatus(for: error), message: "\(error)") }
-            comm.finalize()
-            throw error
         }
-        comm.finalize()
     }
 
     private func train(_ comm: Communicator) throws {

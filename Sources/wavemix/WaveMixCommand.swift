@@ -61,3 +61,17 @@ func exitStatus(for error: Error) -> Int32 {
 }
 
 let wavemixVersion = libraryVersion
+
+/// Runs `body` between MPI's start and end, the same for every command: a failing rank prints its
+/// one line and ends the whole job (the other ranks must not wait for it forever).
+func withMPI(_ body: (Communicator) throws -> Void) throws {
+    let comm = try Communicator.initialize()
+    do {
+        try body(comm)
+    } catch {
+        if comm.size > 1 { comm.abort(code: exitStatus(for: error), message: "\(error)") }
+        comm.finalize()
+        throw error
+    }
+    comm.finalize()
+}

@@ -5,6 +5,7 @@
 // test run, in seconds.
 import Foundation
 import Kernels
+import Randomness
 import Testing
 @testable import Data
 

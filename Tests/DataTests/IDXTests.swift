@@ -3,6 +3,7 @@
 
 import Foundation
 import Kernels
+import Randomness
 import Testing
 @testable import Data
 

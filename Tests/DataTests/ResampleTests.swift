@@ -5,6 +5,7 @@
 
 import Foundation
 import Kernels
+import Randomness
 import Testing
 @testable import Data
 

@@ -3,6 +3,7 @@
 
 import Foundation
 import Kernels
+import Randomness
 @testable import Data
 
 /// IDX bytes: 00 00, type, dimension count, big-endian dims, data.

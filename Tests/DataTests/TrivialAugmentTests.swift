@@ -4,6 +4,7 @@
 
 import Foundation
 import Kernels
+import Randomness
 import Testing
 @testable import Data
 

@@ -1,5 +1,6 @@
 // GELU (erf form), dropout masks, global average pooling and softmax cross-entropy.
 @testable import Kernels
+import Randomness
 import Foundation
 import VectorLoops
 import VectorLoopsAVX512

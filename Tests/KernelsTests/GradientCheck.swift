@@ -1,5 +1,6 @@
 // Shared test helpers: random tensors, finite-difference gradient checks and max-diff comparisons.
 import Kernels
+import Randomness
 import XCTest
 
 func randomArray(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {

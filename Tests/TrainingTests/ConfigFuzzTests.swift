@@ -3,6 +3,7 @@
 import Data
 import Foundation
 import Kernels
+import Randomness
 import Training
 import WaveMix
 import XCTest

@@ -8,7 +8,7 @@ final class RunLogTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wavemix-runlog-\(getpid())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let log = try RunLog(runDirectory: dir, isWriter: true, append: false)
+        let log = try RunLog(layout: RunLayout(dir), isWriter: true, append: false)
         log.record(["step": 1, "loss": Double.nan, "lr": 0.001])
         log.record(["step": 2, "loss": -Double.infinity, "eval_top1": Float.nan])
         log.record(["step": 3, "loss": 0.5])

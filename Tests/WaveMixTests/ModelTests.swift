@@ -1,6 +1,7 @@
 // The model without reference files: configuration checks, the official parameter table, the
 // gradient of the whole network against finite differences, and the gradient-ready signal order.
 import Kernels
+import Randomness
 @testable import WaveMix
 import XCTest
 

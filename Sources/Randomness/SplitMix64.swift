@@ -1,10 +1,21 @@
-import Foundation
-import VectorLoops
-
 // Counter-based randomness: every random draw in the project (shuffles, augmentation, dropout,
 // initialisation) comes from a SplitMix64 stream whose seed is a pure function of a key such as
 // (seed, epoch, sample index). Nothing depends on how many draws happened before, so results do not
-// depend on world size, thread count or where a run was resumed.
+// depend on world size, thread count or where a run was resumed. A leaf module: the data loader and
+// the kernels draw from the same streams without one depending on the other.
+import Foundation
+
+/// SplitMix64's output function (inlined into the element loops' builds).
+@inlinable @inline(__always)
+public func splitMix64(_ x: UInt64) -> UInt64 {
+    var z = x
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+}
+
+/// SplitMix64's state increment per draw.
+public let splitMix64Increment: UInt64 = 0x9E37_79B9_7F4A_7C15
 
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     public var state: UInt64
