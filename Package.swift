@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 // wavemix-swift: a data-parallel WaveMix trainer. Layering (top depends on bottom only):
 //   wavemix (CLI) -> Training -> Data | Comm | Checkpoint -> WaveMix (model) -> Kernels -> VectorLoops, C libraries
-//   Randomness (SplitMix64 streams) is a leaf under Data, Kernels and VectorLoops
+//   leaves: Randomness (SplitMix64 streams) under Data, Kernels and VectorLoops; PositionalIO (whole
+//   pread/pwrite) under Data and Checkpoint
 //   wavemix (CLI) -> Plot (`wavemix plot`: summary.csv to SVG and PNG) -> Data
 import PackageDescription
 
@@ -38,16 +39,18 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CCacheHints"),
+        .systemLibrary(name: "CFileSystem"),
 
         .target(name: "Randomness"),
+        .target(name: "PositionalIO"),
         .target(name: "VectorLoops", dependencies: ["Randomness"], swiftSettings: numeric),
         .target(name: "VectorLoopsAVX512", dependencies: ["Randomness"], swiftSettings: avx512),
         .target(name: "Kernels", dependencies: ["COpenBLAS", "CCacheHints", "Randomness", "VectorLoops", "VectorLoopsAVX512"],
                 swiftSettings: numeric),
         .target(name: "WaveMix", dependencies: ["Kernels"], swiftSettings: numeric),
         .target(name: "Comm", dependencies: ["CMPI"]),
-        .target(name: "Data", dependencies: ["Randomness", "CZlib", "CTurboJPEG", "CPNG"], swiftSettings: numeric),
-        .target(name: "Checkpoint", dependencies: ["CZstd"]),
+        .target(name: "Data", dependencies: ["Randomness", "PositionalIO", "CZlib", "CTurboJPEG", "CPNG"], swiftSettings: numeric),
+        .target(name: "Checkpoint", dependencies: ["CZstd", "CFileSystem", "PositionalIO"]),
         .target(name: "Training", dependencies: ["WaveMix", "Kernels", "Comm", "Data", "Checkpoint"]),
         .target(name: "Plot", dependencies: ["Data"]),
         .executableTarget(name: "wavemix", dependencies: [
@@ -59,10 +62,10 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Randomness", "VectorLoops", "VectorLoopsAVX512", "TestSupport"]),
         .testTarget(name: "WaveMixTests", dependencies: ["WaveMix", "Checkpoint"], exclude: ["Fixtures"]),
-        .testTarget(name: "DataTests", dependencies: ["Data", "Kernels", "Randomness"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "Kernels", "Randomness", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "WaveMix", "Data", "Checkpoint", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "PlotTests", dependencies: ["Plot", "Data"]),
+        .testTarget(name: "PlotTests", dependencies: ["Plot", "Data", "TestSupport"]),
         .testTarget(name: "CommTests", dependencies: ["Comm", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["wavemix", "TestSupport", "Checkpoint", "Training", "Kernels"]),
     ]

@@ -2,6 +2,7 @@
 // SystemCallError naming the call, the path and errno's text, which the format layers turn into
 // their own one-line errors. Reads use pread so several threads can share one descriptor.
 import Foundation
+import PositionalIO
 
 struct SystemCallError: Error {
     let operation: String
@@ -40,15 +41,11 @@ final class ReadOnlyFile: Sendable {
     /// Fills `buffer` with the bytes at `offset`; the caller has checked that they lie within the file,
     /// so a short read means the file shrank underneath us and is reported as EIO-like "unexpected end".
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(SystemCallError) {
-        var done = 0
-        while done < buffer.count {
-            let result = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw SystemCallError(operation: "read", path: path, code: errno)
-            }
-            if result == 0 { throw SystemCallError(operation: "read", path: path, code: EIO) }
-            done += result
+        guard buffer.count > 0 else { return }
+        do throws(PositionalIO.Failure) {
+            try PositionalIO.read(descriptor, into: buffer.baseAddress!, count: buffer.count, at: offset)
+        } catch {
+            throw SystemCallError(operation: "read", path: path, code: error.code)
         }
     }
 

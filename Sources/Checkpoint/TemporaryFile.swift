@@ -11,7 +11,8 @@
 // it can be slower) get the buffered path.
 import Foundation
 #if os(Linux)
-import CZstd  // fstatfs
+import CFileSystem
+import PositionalIO
 #endif
 
 /// Threads may call write(_:at:) concurrently for disjoint ranges (pwrite on one descriptor is
@@ -119,14 +120,11 @@ final class TemporaryFile: @unchecked Sendable {
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer, at offset: Int, to descriptor: Int32) throws(SystemCallError) {
-        var done = 0
-        while done < bytes.count {
-            let result = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw SystemCallError(operation: "write", path: path, code: errno)
-            }
-            done += result
+        guard bytes.count > 0 else { return }
+        do throws(PositionalIO.Failure) {
+            try PositionalIO.write(descriptor, from: bytes.baseAddress!, count: bytes.count, at: offset)
+        } catch {
+            throw SystemCallError(operation: "write", path: path, code: error.code)
         }
     }
 

@@ -6,6 +6,7 @@
 // descriptor each) for the life of the source; nothing else is held but the index (16 bytes a record).
 
 import Foundation
+import PositionalIO
 
 public struct PackedSource: ImageSource {
     public let numClasses: Int
@@ -85,10 +86,12 @@ final class ShardSet: Sendable {
             descriptors.append(fd)
             var header = [UInt8](repeating: 0, count: PackedFormat.shardHeaderBytes)
             var info = stat()
-            let n = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, 0) }
+            let headerRead = header.withUnsafeMutableBytes { (buffer) -> Bool in
+                (try? PositionalIO.read(fd, into: buffer.baseAddress!, count: buffer.count, at: 0)) != nil
+            }
             let parsed: ShardHeader
             do throws(DataError) {
-                guard n == header.count, fstat(fd, &info) == 0 else { throw .badPacked(file: file, reason: "truncated shard header") }
+                guard headerRead, fstat(fd, &info) == 0 else { throw .badPacked(file: file, reason: "truncated shard header") }
                 parsed = try ShardHeader(header, file: file)
             } catch {
                 descriptors.forEach { close($0) }
@@ -128,15 +131,13 @@ final class ShardSet: Sendable {
     func read(_ i: Int, into buffer: GrowableBuffer<UInt8>, expected: IndexEntry) throws(DataError) -> UnsafePointer<UInt8> {
         let (shard, record) = locate(i)
         let bytes = buffer.reserve(recordBytes)
-        var done = 0
-        while done < recordBytes {
-            let n = pread(descriptors[shard], bytes + done, recordBytes - done,
-                          off_t(PackedFormat.shardHeaderBytes + record * recordBytes + done))
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                throw .badImage(file: describe(i), reason: n < 0 ? FileBytes.systemError() : "the shard ends inside this record")
-            }
-            done += n
+        do throws(PositionalIO.Failure) {
+            try PositionalIO.read(descriptors[shard], into: bytes, count: recordBytes,
+                                  at: PackedFormat.shardHeaderBytes + record * recordBytes)
+        } catch .endOfFile {
+            throw .badImage(file: describe(i), reason: "the shard ends inside this record")
+        } catch {
+            throw .badImage(file: describe(i), reason: error.reason)
         }
         let stored = Record.storedChecksum(bytes)
         guard Record.checksum(bytes, pixelBytes: recordBytes - PackedFormat.recordHeaderBytes) == stored, stored == expected.checksum,

@@ -10,6 +10,7 @@
 
 import Dispatch
 import Foundation
+import PositionalIO
 
 public enum ShardWriter {
     public struct Result: Sendable, Equatable {
@@ -214,8 +215,16 @@ private final class ShardFile {
 
     private func read(_ count: Int, at offset: Int) throws(DataError) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
-        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, count, off_t(offset)) }
-        guard n == count else { throw .unreadable(file: path, reason: n < 0 ? FileBytes.systemError() : "short read at byte \(offset)") }
+        let outcome = bytes.withUnsafeMutableBytes { buffer in
+            Result { () throws(PositionalIO.Failure) in try PositionalIO.read(fd, into: buffer.baseAddress!, count: count, at: offset) }
+        }
+        do throws(PositionalIO.Failure) {
+            try outcome.get()
+        } catch .endOfFile {
+            throw .unreadable(file: path, reason: "short read at byte \(offset)")
+        } catch {
+            throw .unreadable(file: path, reason: error.reason)
+        }
         return bytes
     }
 
@@ -225,12 +234,10 @@ private final class ShardFile {
     }
 
     func append(_ bytes: UnsafePointer<UInt8>, count: Int) throws(DataError) {
-        var done = 0
-        while done < count {
-            let n = pwrite(fd, bytes + done, count - done, off_t(end + done))
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw .unwritable(file: path, reason: FileBytes.systemError()) }
-            done += n
+        do throws(PositionalIO.Failure) {
+            try PositionalIO.write(fd, from: bytes, count: count, at: end)
+        } catch {
+            throw .unwritable(file: path, reason: error.reason)
         }
         end += count
     }

@@ -8,6 +8,7 @@
 // stall line is the time of CheckpointWriter.write alone, which the trainer calls synchronously on
 // rank 0, and the save line adds CheckpointDirectory's pointer update and rotation. Each timed save
 // starts after sync(), as a trainer's would, minutes after the previous one.
+import TestSupport
 import Foundation
 import XCTest
 @testable import Checkpoint
@@ -39,7 +40,7 @@ final class CheckpointBenchmarkTests: XCTestCase {
             ]
         }
         // Under the scratch directory by default; WAVEMIX_BENCH_DIR puts the run elsewhere (another disk).
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let runDirectory = environment["WAVEMIX_BENCH_DIR"].map { $0 + "/checkpoint-bench-\(getpid())" } ?? scratch.path
         defer { if runDirectory != scratch.path { try? FileManager.default.removeItem(atPath: runDirectory) } }
         let directory = CheckpointDirectory(runDirectory: runDirectory)

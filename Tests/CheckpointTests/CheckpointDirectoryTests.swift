@@ -1,6 +1,7 @@
 // Tests of run-directory management: names, keep-K rotation, the latest pointer, picking the newest
 // valid checkpoint past corrupt ones, stale temporary files, a writer SIGKILLed mid-save (a child
 // process: this test binary re-run on one helper test), and write failures.
+import TestSupport
 import Foundation
 import XCTest
 @testable import Checkpoint
@@ -25,7 +26,7 @@ final class CheckpointDirectoryTests: XCTestCase {
     }
 
     func testSaveKeepsTheNewestAndPointsLatestAtIt() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let directory = CheckpointDirectory(runDirectory: scratch.path + "/run")
         var saved: [Int: CheckpointContents] = [:]
         for step in [100, 200, 300, 400, 500] {
@@ -43,7 +44,7 @@ final class CheckpointDirectoryTests: XCTestCase {
     }
 
     func testNewestValidSkipsCorruptAndTruncatedCheckpointsWithAWarning() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let directory = CheckpointDirectory(runDirectory: scratch.path)
         XCTAssertNil(try directory.newestValid(), "no checkpoints directory yet")
         let first = try save(directory, step: 1)
@@ -74,7 +75,7 @@ final class CheckpointDirectoryTests: XCTestCase {
     }
 
     func testScansIgnoreStaleTemporaryFilesAndTolerateAMissingOrStalePointer() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let directory = CheckpointDirectory(runDirectory: scratch.path)
         let first = try save(directory, step: 1)
         let stale = directory.checkpointsDirectory + "/.step-00000099.wmx.tmp-4242"
@@ -109,7 +110,7 @@ final class CheckpointDirectoryTests: XCTestCase {
     }
 
     func testKilledWriterLeavesThePreviousCheckpointLoadable() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let directory = CheckpointDirectory(runDirectory: scratch.path)
         let previous = try save(directory, step: 1)
 
@@ -155,7 +156,7 @@ final class CheckpointDirectoryTests: XCTestCase {
     // MARK: - Write failures
 
     func testRunDirectoryUnderARegularFileIsNotWritable() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         writeBytes([1], to: scratch.file("plain"))
         let directory = CheckpointDirectory(runDirectory: scratch.file("plain") + "/run")
         let error = thrownError { () throws(CheckpointError) in try directory.save(CheckpointWriter(), step: 1, keep: 1) }
@@ -166,7 +167,7 @@ final class CheckpointDirectoryTests: XCTestCase {
         if geteuid() == 0 {
             throw XCTSkip("running as root, where mode 0500 does not stop writes; covered by the not-a-directory and failed-write tests")
         }
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let directory = CheckpointDirectory(runDirectory: scratch.path)
         let first = try save(directory, step: 1)
         XCTAssertEqual(chmod(directory.checkpointsDirectory, 0o500), 0)
@@ -180,7 +181,7 @@ final class CheckpointDirectoryTests: XCTestCase {
     /// past 1 MiB (EFBIG, with SIGXFSZ ignored), which works even as root; this process's other
     /// files stay far below that during the test.
     func testWriteFailingMidFileKeepsThePreviousCheckpointAndLeavesNoTemporaryFile() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let directory = CheckpointDirectory(runDirectory: scratch.path)
         let first = try save(directory, step: 1)
         let big = CheckpointContents.sample(paramCount: 1 << 20)

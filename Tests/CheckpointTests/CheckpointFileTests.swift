@@ -1,6 +1,7 @@
 // Tests of the .wmx container: round trips (10M floats, every section kind, every option), and
 // detection of truncation, bit flips, a wrong magic, a future version and misuse, plus a fuzz of
 // thousands of damaged copies that must each load identical data or throw.
+import TestSupport
 import Foundation
 import XCTest
 @testable import Checkpoint
@@ -57,7 +58,7 @@ final class CheckpointFileTests: XCTestCase {
     /// Small chunks so a small file still has several of them.
     private let smallChunks = CheckpointWriter.Options(chunkBytes: 16 << 10)
 
-    private func writeSample(_ scratch: ScratchDirectory, name: String = "sample.wmx", paramCount: Int = 30_000) throws -> (String, CheckpointContents) {
+    private func writeSample(_ scratch: TemporaryDirectory, name: String = "sample.wmx", paramCount: Int = 30_000) throws -> (String, CheckpointContents) {
         let contents = CheckpointContents.sample(paramCount: paramCount)
         let path = scratch.file(name)
         try contents.writer(options: smallChunks).write(to: path)
@@ -69,7 +70,7 @@ final class CheckpointFileTests: XCTestCase {
     }
 
     func testRoundTripOfSeveralSectionsWithTenMillionFloats() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let contents = CheckpointContents.sample(paramCount: 10_000_000)
         let path = scratch.file("big.wmx")
         var writer = contents.writer()
@@ -100,7 +101,7 @@ final class CheckpointFileTests: XCTestCase {
     }
 
     func testEveryOptionRoundTripsAndThreadCountDoesNotChangeTheFile() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let contents = CheckpointContents.sample(paramCount: 20_001)
         let variants: [CheckpointWriter.Options] = [
             .init(), .init(byteShuffle: false), .init(level: 3), .init(level: -1),
@@ -118,7 +119,7 @@ final class CheckpointFileTests: XCTestCase {
     }
 
     func testCheckpointWithoutSectionsKeepsItsMetadata() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let path = scratch.file("meta-only.wmx")
         try CheckpointWriter(metadata: TrainState(step: 5)).write(to: path)
         let reader = try CheckpointReader(contentsOf: path)
@@ -127,7 +128,7 @@ final class CheckpointFileTests: XCTestCase {
     }
 
     func testTruncationAtAnyOffsetIsDetected() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let (path, _) = try writeSample(scratch)
         let bytes = readBytes(path)
         let reader = try CheckpointReader(contentsOf: path)
@@ -144,7 +145,7 @@ final class CheckpointFileTests: XCTestCase {
     }
 
     func testEverySingleBitFlipIsDetected() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let (path, _) = try writeSample(scratch)
         let bytes = readBytes(path)
         let headerBytes = try CheckpointReader(contentsOf: path).headerBytes
@@ -171,7 +172,7 @@ final class CheckpointFileTests: XCTestCase {
     }
 
     func testWrongMagicAndFutureVersionAreNamed() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let (path, _) = try writeSample(scratch)
         var bytes = readBytes(path)
         bytes[8] = 2
@@ -187,7 +188,7 @@ final class CheckpointFileTests: XCTestCase {
     }
 
     func testMisuseGetsNamedErrors() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let (path, _) = try writeSample(scratch)
         let reader = try CheckpointReader(contentsOf: path)
         XCTAssertEqual(thrownError { () throws(CheckpointError) in try reader.floats("nope") }?.description, "\(path): no section 'nope'")
@@ -215,7 +216,7 @@ final class CheckpointFileTests: XCTestCase {
     }
 
     func testInspectionReportsSizesMetadataAndDamage() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let (path, _) = try writeSample(scratch)
         let inspection = try CheckpointReader(contentsOf: path).inspect()
         XCTAssertEqual(inspection.fileBytes, readBytes(path).count)
@@ -239,7 +240,7 @@ final class CheckpointFileTests: XCTestCase {
     /// checksum is a forged header: it may change the caller's metadata undetected, but never the
     /// sections, whose raw checksums it cannot forge.)
     func testFuzzedCopiesLoadIdenticallyOrThrow() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let (path, original) = try writeSample(scratch, paramCount: 6000)
         let bytes = readBytes(path)
         let headerBytes = try CheckpointReader(contentsOf: path).headerBytes

@@ -4,6 +4,7 @@
 // the default writer and variants; and one thread's encoding speed alone, in memory. Skipped
 // unless WAVEMIX_BENCH=1; never asserts on time.
 //     WAVEMIX_BENCH=1 swift test -c release --filter CheckpointPipelineBenchmarkTests
+import TestSupport
 import Foundation
 import XCTest
 @testable import Checkpoint
@@ -21,7 +22,7 @@ final class CheckpointPipelineBenchmarkTests: XCTestCase {
             random.normals(floatsPerSection, scale: 1e-3).map { $0 * $0 },
         ]
         let rawBytes = Double(3 * floatsPerSection * 4)
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let path = (environment["WAVEMIX_BENCH_DIR"] ?? scratch.path) + "/pipeline-\(getpid()).wmx"
         defer { unlink(path) }
         let variants: [(String, CheckpointWriter.Options)] = [

@@ -3,6 +3,7 @@
 // I/O are the same bytes, a refused direct write falls back to buffered writes, and file systems
 // other than ext4 and xfs get buffered writes from the start. Where the scratch directory is not on
 // ext4 or xfs everything here runs buffered, and the tests still check the bytes.
+import TestSupport
 import Foundation
 import XCTest
 @testable import Checkpoint
@@ -15,7 +16,7 @@ final class DirectIOTests: XCTestCase {
     }
 
     func testStreamPutsEveryByteWhereItBelongs() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         var random = TestRandom(seed: 8)
         // Pieces smaller than a block, exactly a block, spanning several, and a start inside a
         // block, on a block boundary, and a byte before one.
@@ -40,7 +41,7 @@ final class DirectIOTests: XCTestCase {
     }
 
     func testDirectAndBufferedCheckpointsAreTheSameBytes() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let contents = CheckpointContents.sample(paramCount: 70_001)
         for chunkBytes in [64, 1000, 4096, 5000, 16 << 10, 1 << 20] {
             var paths: [String] = []
@@ -57,7 +58,7 @@ final class DirectIOTests: XCTestCase {
     /// A direct write the kernel refuses (here: from a misaligned address, EINVAL on ext4 and xfs)
     /// gives up direct I/O for the rest of the file, which is written buffered and complete.
     func testRefusedDirectWriteFallsBackToBufferedWrites() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         guard try directIOAvailable(in: scratch.path) else { throw XCTSkip("no direct I/O on this file system") }
         let path = scratch.file("fallback.bin")
         let file = try TemporaryFile(finalPath: path, directIO: true)

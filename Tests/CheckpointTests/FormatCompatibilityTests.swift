@@ -2,6 +2,7 @@
 // format-1 writer as it was before the "segments" codec (every chunk one zstd frame, codec "zstd"):
 // CheckpointContents.sample(paramCount: 6000, seed: 77) with 8 KiB chunks, once with the defaults
 // (level 1, byte shuffle) and once with level 3 and no shuffle.
+import TestSupport
 import Foundation
 import XCTest
 @testable import Checkpoint
@@ -27,7 +28,7 @@ final class FormatCompatibilityTests: XCTestCase {
 
     /// Damage in a format-1 file is still caught by the stored checksum before zstd sees it.
     func testFormatOneCorruptionIsStillDetected() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let source = try fixture("format1-shuffled")
         let reader = try CheckpointReader(contentsOf: source)
         var bytes = readBytes(source)

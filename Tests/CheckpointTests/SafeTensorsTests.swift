@@ -1,12 +1,13 @@
 // Tests of the safetensors reader and writer: round trips, a file written by PyTorch, every
 // malformed-header case with its error, writer refusals, and a fuzz of the header parser.
+import TestSupport
 import Foundation
 import XCTest
 @testable import Checkpoint
 
 final class SafeTensorsTests: XCTestCase {
     func testRoundTripKeepsValuesShapesAndMetadata() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let path = scratch.file("model.safetensors")
         var writer = SafeTensorsWriter(metadata: ["step": "12", "note": "round trip"])
         writer.add("layers.0.weight", floats: [1, -2, 3.5, 4, 5, 6], shape: [2, 3])
@@ -34,7 +35,7 @@ final class SafeTensorsTests: XCTestCase {
     }
 
     func testLayoutMatchesTheReferenceWriter() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let path = scratch.file("layout.safetensors")
         var writer = SafeTensorsWriter()
         writer.add("b.odd", floats: [1, 2, 3], shape: [3])
@@ -82,7 +83,7 @@ final class SafeTensorsTests: XCTestCase {
     }
 
     func testAccessErrorsNameTheTensor() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let path = scratch.file("access.safetensors")
         var writer = SafeTensorsWriter()
         writer.add("w", floats: [1], shape: [1])
@@ -119,7 +120,7 @@ final class SafeTensorsTests: XCTestCase {
     }
 
     func testHeaderLengthBeyondTheFile() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let path = scratch.file("model.safetensors")
         writeBytes(file(header: "{}", data: [UInt8](repeating: 0, count: 1008), declaredLength: 912_384_123), to: path)
         let error = thrownError { () throws(SafeTensorsError) in try SafeTensorsFile(contentsOf: path) }
@@ -127,7 +128,7 @@ final class SafeTensorsTests: XCTestCase {
     }
 
     func testHeaderLengthOverTheLimitIsRefusedBeforeReading() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let path = scratch.file("huge.safetensors")
         writeBytes(withUnsafeBytes(of: UInt64(100_000_001).littleEndian, Array.init), to: path)
         XCTAssertEqual(truncate(path, 100_000_100), 0)  // sparse: nothing but the length is ever read
@@ -171,7 +172,7 @@ final class SafeTensorsTests: XCTestCase {
     // MARK: - Writer refusals
 
     func testWriterRefusesDuplicatesAndWrongShapesAndLeavesTheOldFile() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let path = scratch.file("keep.safetensors")
         var good = SafeTensorsWriter()
         good.add("w", floats: [1, 2], shape: [2])
@@ -193,7 +194,7 @@ final class SafeTensorsTests: XCTestCase {
     }
 
     func testWriterIntoAMissingDirectoryIsNotWritable() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         writeBytes([1], to: scratch.file("plain"))
         var writer = SafeTensorsWriter()
         writer.add("w", floats: [1], shape: [1])
@@ -213,7 +214,7 @@ final class SafeTensorsTests: XCTestCase {
         writer.add("layers.0.bias", floats: [1, 2, 3], shape: [3])
         writer.add("count", int64s: [7], shape: [])
         writer.add("empty", floats: [], shape: [0])
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         try writer.write(to: scratch.file("seed.safetensors"))
         let seed = readBytes(scratch.file("seed.safetensors"))
         let headerEnd = 8 + seed.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }

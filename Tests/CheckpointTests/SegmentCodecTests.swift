@@ -2,6 +2,7 @@
 // frames, that every mix round-trips, that damage to raw segments is caught like damage to frames,
 // that forged segment tables are refused before decoding (or fail to decode, never crash), and
 // that many tiny chunks on many threads give the same file as one thread.
+import TestSupport
 import Foundation
 import XCTest
 @testable import Checkpoint
@@ -63,7 +64,7 @@ final class SegmentCodecTests: XCTestCase {
     }
 
     func testEachPlaneIsStoredRawOrCompressedAndEveryMixRoundTrips() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let mix = Mix.sample()
         let path = scratch.file("mix.wmx")
         try mix.writer(options: smallChunks).write(to: path)
@@ -95,7 +96,7 @@ final class SegmentCodecTests: XCTestCase {
     }
 
     func testEveryOptionWritesSegments() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let mix = Mix.sample(floats: 1001, bytes: 1003)
         let variants: [CheckpointWriter.Options] = [
             .init(entropyCodedPlanes: false), .init(level: 3, entropyCodedPlanes: false), .init(level: -5), .init(byteShuffle: false),
@@ -116,7 +117,7 @@ final class SegmentCodecTests: XCTestCase {
     /// Thousands of chunks claimed, parked and written by eight threads: the file is byte for byte
     /// the one a single thread writes.
     func testManyTinyChunksOnManyThreadsGiveTheSameFileAsOneThread() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let mix = Mix.sample(floats: 5000)
         try mix.writer(options: .init(chunkBytes: 64, threads: 1)).write(to: scratch.file("one.wmx"))
         try mix.writer(options: .init(chunkBytes: 64, threads: 8)).write(to: scratch.file("eight.wmx"))
@@ -128,7 +129,7 @@ final class SegmentCodecTests: XCTestCase {
     /// Damage inside raw segments (a plane stored as it is, or a whole chunk read straight into the
     /// caller's buffer) is caught by the stored checksum, like damage inside a zstd frame.
     func testDamageInRawSegmentsIsDetected() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let mix = Mix.sample()
         let path = scratch.file("mix.wmx")
         try mix.writer(options: smallChunks).write(to: path)
@@ -201,7 +202,7 @@ final class SegmentCodecTests: XCTestCase {
     }
 
     func testForgedSegmentTablesAreRefusedBeforeDecoding() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let path = scratch.file("mix.wmx")
         try Mix.sample().writer(options: smallChunks).write(to: path)
         let forgedPath = scratch.file("forged.wmx")
@@ -248,7 +249,7 @@ final class SegmentCodecTests: XCTestCase {
     /// Forged tables that are self-consistent get past the header checks; the stored checksum still
     /// matches, so decoding runs, and must fail with an error rather than crash or return wrong data.
     func testConsistentButForgedSegmentsFailToDecode() throws {
-        let scratch = ScratchDirectory()
+        let scratch = TemporaryDirectory("checkpoint")
         let path = scratch.file("mix.wmx")
         try Mix.sample().writer(options: smallChunks).write(to: path)
         let forgedPath = scratch.file("forged.wmx")

@@ -1,21 +1,8 @@
-// Helpers shared by the Checkpoint tests: scratch directories, deterministic data, byte surgery on
+// Helpers shared by the Checkpoint tests: deterministic data, byte surgery on
 // files, and capturing a typed error.
 import Foundation
+import TestSupport
 import XCTest
-
-/// A fresh directory under the system temporary directory, removed with everything in it on deinit.
-final class ScratchDirectory {
-    let path: String
-
-    init() {
-        var template = Array((NSTemporaryDirectory() + "/checkpoint-tests-XXXXXX").utf8CString)
-        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ name: String) -> String { path + "/" + name }
-}
 
 /// SplitMix64: a small deterministic generator, so every test sees the same data on every run.
 struct TestRandom {

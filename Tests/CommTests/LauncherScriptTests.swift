@@ -75,9 +75,8 @@ final class LauncherScriptTests: XCTestCase {
 
     func testHostfileSetsTheSlotsWithoutOversubscribing() throws {
         _ = try Programs.mpirun()
-        let hostfile = FileManager.default.temporaryDirectory.appendingPathComponent("wavemix-hostfile-\(getpid())")
+        let hostfile = URL(fileURLWithPath: temporaryDirectory(self, "hostfile") + "/hostfile")
         try "localhost slots=4\n".write(to: hostfile, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: hostfile) }
         let arguments = ["-n", "4", "--hostfile", hostfile.path, "--timeout", "60", "--", "/bin/sh", "-c", "echo rank=$OMPI_COMM_WORLD_RANK"]
         let plan = try launch(["--dry-run"] + arguments)
         XCTAssertTrue(plan.output.contains("--hostfile \(hostfile.path)"), plan.output)

@@ -1,6 +1,7 @@
 // --data SPEC parsing, IDX file discovery (MNIST, EMNIST and Kaggle names, raw and gzip, ambiguous
 // directories) and data set loading errors.
 
+import TestSupport
 import Foundation
 import Testing
 @testable import Data
@@ -45,7 +46,7 @@ import Testing
     }
 
     @Test func missingFashionMNISTSaysHowToGetIt() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         let spec = try DataSpec(parsing: "fashion-mnist:\(dir.path)")
         let error = #expect(throws: DataError.self) { try spec.load() }
         #expect(error?.description == "fashion-mnist: \(dir.path)/train-images-idx3-ubyte.gz not found; install it with "
@@ -73,7 +74,7 @@ import Testing
     let synthetic = SyntheticIDX(count: 30, height: 6, width: 5, numClasses: 4, key: 3)
 
     @Test func idxDirectoryLoadsWithMeasuredNormalisation() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         try synthetic.writeDataSet(into: dir, names: mnistNames)
         let dataSet = try DataSpec(parsing: "idx:\(dir.path)").load()
         let train = try #require(dataSet.train as? ImageSet)
@@ -84,14 +85,14 @@ import Testing
     }
 
     @Test func mnistSpecUsesMNISTDefaults() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         try SyntheticIDX(count: 30, height: 6, width: 5, numClasses: 10, key: 3).writeDataSet(into: dir, names: mnistNames)
         let dataSet = try DataSpec(parsing: "mnist:\(dir.path)").load()
         #expect(dataSet.normalization == .mnist && dataSet.numClasses == 10 && dataSet.classNames?[3] == "3")
     }
 
     @Test func emnistPrefixesAreChosenByPath() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         for prefix in ["emnist-balanced", "emnist-digits"] {
             try synthetic.writeDataSet(into: dir, names: [
                 "\(prefix)-train-images-idx3-ubyte", "\(prefix)-train-labels-idx1-ubyte",
@@ -107,7 +108,7 @@ import Testing
     }
 
     @Test func rawFilesArePreferredOverGzip() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         try synthetic.writeDataSet(into: dir, names: mnistNames)
         try dir.write("train-images-idx3-ubyte.gz", [0x1f, 0x8b, 0])  // a broken copy that must not be read
         #expect(try IDXDiscovery.resolve(dir.path).trainImages == dir.file("train-images-idx3-ubyte"))
@@ -115,7 +116,7 @@ import Testing
     }
 
     @Test func missingIDXFilesAreNamed() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         try synthetic.writeDataSet(into: dir, names: Array(mnistNames.prefix(3)) + ["unrelated"])
         #expect(throws: DataError.noIDXFiles(path: dir.path, reason: "no t10k-labels-idx1-ubyte or t10k-labels-idx1-ubyte.gz in \(dir.path)")) {
             try DataSpec(parsing: "idx:\(dir.path)").load()
@@ -126,7 +127,7 @@ import Testing
     }
 
     @Test func testSplitMustMatchTheTrainingSplit() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         try synthetic.writeDataSet(into: dir, names: mnistNames)
         let wide = SyntheticIDX(count: 15, height: 6, width: 7, numClasses: 4, key: 9)
         try dir.writeIDX("t10k-images-idx3-ubyte.gz", wide.imagesFile)

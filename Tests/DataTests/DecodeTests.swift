@@ -2,6 +2,7 @@
 // RGBA) recognised by content whatever the extension, DCT-domain downscaling close to the full
 // decode, and every kind of unusable file refused with DataError.badImage naming it.
 
+import TestSupport
 import Foundation
 import Testing
 @testable import Data
@@ -26,7 +27,7 @@ private func badImageReason(_ body: () throws(DataError) -> Void) -> String? {
 
 @Suite struct DecodeTests {
     @Test func pngsOfEveryColourTypeDecodeExactly() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         defer { withExtendedLifetime(dir) {} }
         let rgb = patternImage(width: 6, height: 6, key: 3)
         let grey = randomBytes(36, key: 4), alpha = randomBytes(36, key: 5)
@@ -45,7 +46,7 @@ private func badImageReason(_ body: () throws(DataError) -> Void) -> String? {
     }
 
     @Test func formatIsRecognisedByContentNotExtension() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         defer { withExtendedLifetime(dir) {} }
         let rgb = patternImage(width: 5, height: 5, key: 1)
         let file = try dir.write("n02105855_2933.JPEG", png(width: 5, height: 5, colorType: 2, pixels: rgb))
@@ -55,7 +56,7 @@ private func badImageReason(_ body: () throws(DataError) -> Void) -> String? {
     }
 
     @Test func greyAndCMYKJPEGsBecomeRGB() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         defer { withExtendedLifetime(dir) {} }
         let grey = try dir.write("grey.jpg", JPEGCodec.encode(randomBytes(16 * 16, key: 1, below: 1).map { $0 + 90 }, width: 16,
                                                              height: 16, channels: 1, quality: 95))
@@ -76,7 +77,7 @@ private func badImageReason(_ body: () throws(DataError) -> Void) -> String? {
     }
 
     @Test func dctDownscalingStaysCloseToTheFullDecode() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         defer { withExtendedLifetime(dir) {} }
         let file = try dir.write("large.jpg", jpeg(width: 800, height: 600, key: 7, quality: 95))
         let reduced = try decode(file, size: 96, resize: 100, dct: true)  // shrinks 6x: decoded at 1/4
@@ -86,7 +87,7 @@ private func badImageReason(_ body: () throws(DataError) -> Void) -> String? {
     }
 
     @Test func unusableFilesAreBadImages() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         defer { withExtendedLifetime(dir) {} }
         let good = jpeg(width: 64, height: 48, key: 1)
         let truncatedScan = try dir.write("truncated.jpg", Array(good.prefix(good.count * 2 / 3)))

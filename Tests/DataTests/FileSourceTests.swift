@@ -2,6 +2,7 @@
 // every image exactly once, unusable images are substituted (counted, warned once) or stop the
 // run under --strict, and batches do not depend on thread count, queue depth or prefetching.
 
+import TestSupport
 import Foundation
 import Testing
 @testable import Data
@@ -46,7 +47,7 @@ private func transform(_ source: any ImageSource, flip: Bool = true) -> SampleTr
 
 @Suite struct FileSourceTests {
     @Test func twoRanksReadDisjointShardsCoveringTheSet() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         defer { withExtendedLifetime(dir) {} }
         let data = try folderSet(dir, perClass: [4, 3, 3])
         let labels = (data.train as! ImageFileSource).files.labels
@@ -68,7 +69,7 @@ private func transform(_ source: any ImageSource, flip: Bool = true) -> SampleTr
     }
 
     @Test func evaluationCountsEveryImageOnce() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         defer { withExtendedLifetime(dir) {} }
         let data = try folderSet(dir, perClass: [1, 1, 1], test: [3, 2, 2])
         let test = data.test as! ImageFileSource
@@ -89,7 +90,7 @@ private func transform(_ source: any ImageSource, flip: Bool = true) -> SampleTr
     }
 
     @Test func unusableImagesAreSubstitutedCountedAndWarnedOnce() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         defer { withExtendedLifetime(dir) {} }
         let warnings = Warnings()
         let data = try folderSet(dir, perClass: [2, 2, 2], options: LoadOptions(imageSize: 32, warn: warnings.sink))
@@ -120,7 +121,7 @@ private func transform(_ source: any ImageSource, flip: Bool = true) -> SampleTr
     }
 
     @Test func aSetOfOnlyBadImagesGivesUp() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         defer { withExtendedLifetime(dir) {} }
         for k in 0..<3 { try dir.create("train/a/\(k).jpg", [1]) }
         try dir.create("val/a/0.jpg", [1])
@@ -130,7 +131,7 @@ private func transform(_ source: any ImageSource, flip: Bool = true) -> SampleTr
     }
 
     @Test func batchesDoNotDependOnThreadsQueueDepthOrPrefetching() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         defer { withExtendedLifetime(dir) {} }
         let data = try folderSet(dir, perClass: [5, 4, 3])
         let sampler = try EpochSampler(count: data.train.count, batchSize: 3, seed: 2)

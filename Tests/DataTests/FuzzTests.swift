@@ -3,6 +3,7 @@
 // gzip fuzzers (IDXTests, 3,500 cases), the safetensors and checkpoint fuzzers (CheckpointTests,
 // 10,000) and the configuration fuzzer (TrainingTests, 1,500), about 18,000 cases run on every
 // test run, in seconds.
+import TestSupport
 import Foundation
 import Kernels
 import Randomness
@@ -28,7 +29,7 @@ struct FuzzTests {
     }
 
     @Test func mutatedImagesAreDecodedOrRefused() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         let rgb = (0..<(7 * 5 * 3)).map { UInt8(truncatingIfNeeded: $0 * 37) }
         let seeds = [jpeg(width: 12, height: 9, key: 1), jpeg(width: 17, height: 3, key: 2, quality: 50),
                      png(width: 7, height: 5, colorType: 2, pixels: rgb), png(width: 7, height: 5, colorType: 0, pixels: Array(rgb[0..<35]))]
@@ -52,7 +53,7 @@ struct FuzzTests {
     }
 
     @Test func mutatedCIFARFilesAreLoadedOrRefused() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         var record = [UInt8](repeating: 0, count: 3073)
         var rng = SplitMix64(key: 11, 2)
         var loaded = 0

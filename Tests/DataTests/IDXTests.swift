@@ -1,6 +1,7 @@
 // IDX reader: raw and gzip files give the same data; every malformed file is refused with the right
 // DataError and a one-line message; mutated headers and streams never crash the reader.
 
+import TestSupport
 import Foundation
 import Kernels
 import Randomness
@@ -11,7 +12,7 @@ import Testing
     let sample = SyntheticIDX(count: 20, height: 5, width: 4, numClasses: 10, key: 42)
 
     @Test func rawAndGzipFilesGiveTheSameData() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         let rawImages = try dir.write("images", sample.imagesFile)
         let rawLabels = try dir.write("labels", sample.labelsFile)
         let gzImages = try dir.write("images.gz", try gzip(sample.imagesFile))
@@ -28,13 +29,13 @@ import Testing
     @Test func concatenatedGzipMembersAreJoined() throws {
         let file = sample.imagesFile
         let joined = try gzip(Array(file[..<37])) + gzip(Array(file[37...]))
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         let read = try IDX.read(try dir.write("images.gz", joined), role: .images)
         #expect(read.dims == [20, 5, 4] && read.bytes == sample.pixels)
     }
 
     @Test func numClassesIsInferredFromTheLargestLabel() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         let labels = try dir.write("labels", idxBytes(dims: [3], data: [2, 0, 1]))
         let images = try dir.write("images", idxBytes(dims: [3, 1, 1], data: [0, 1, 2]))
         #expect(try IDX.loadImageSet(images: images, labels: labels).numClasses == 3)
@@ -42,7 +43,7 @@ import Testing
 
     @Test func aLabelThatLeavesClassesEmptyIsAnErrorUnlessTheCountIsGiven() throws {
         // One corrupt label (255) in a 3-class set must not make a 256-class model.
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         let labels = try dir.write("labels", idxBytes(dims: [4], data: [2, 0, 255, 1]))
         let images = try dir.write("images", idxBytes(dims: [4, 1, 1], data: [0, 1, 2, 3]))
         #expect(throws: DataError.sparseLabels(file: labels, index: 2, label: 255, missing: 3)) {
@@ -72,7 +73,7 @@ import Testing
              { .truncatedData(file: $0, dims: [0xFFFF_FFFF, 0xFFFF_FFFF, 0xFFFF_FFFF], foundBytes: 1) }),
         ]
         for (name, bytes, role, expected) in cases {
-            let dir = try TemporaryDirectory()
+            let dir = TemporaryDirectory()
             let path = try dir.write("file", bytes)
             #expect(throws: expected(path), "\(name)") { try IDX.read(path, role: role) }
         }
@@ -90,7 +91,7 @@ import Testing
     }
 
     @Test func imagesAndLabelsMustAgree() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         let images = try dir.write("images", sample.imagesFile)
         let shortLabels = try dir.write("labels", idxBytes(dims: [19], data: Array(sample.labels.prefix(19))))
         #expect(throws: DataError.countMismatch(images: images, imageCount: 20, labels: shortLabels, labelCount: 19)) {
@@ -106,7 +107,7 @@ import Testing
 
     @Test func corruptGzipIsRefused() throws {
         let compressed = try gzip(sample.imagesFile)
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         var flipped = compressed
         flipped[compressed.count / 2] ^= 0xFF
         let corruptions: [(String, [UInt8])] = [
@@ -132,7 +133,7 @@ import Testing
     }
 
     @Test func missingFileIsUnreadable() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         #expect(throws: DataError.unreadable(file: dir.file("absent"), reason: "no such file")) {
             try IDX.read(dir.file("absent"), role: .labels)
         }

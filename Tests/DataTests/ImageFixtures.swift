@@ -2,6 +2,7 @@
 // (JPEGCodec.encode), PNGs through a minimal writer (stored deflate blocks, so independent of the
 // decoder under test), MATLAB 5 files like the ImageNet devkit's meta.mat, and CIFAR binary batches.
 
+import TestSupport
 import Foundation
 import Kernels
 @testable import Data

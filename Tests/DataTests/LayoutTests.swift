@@ -3,6 +3,7 @@
 // lists and CIFAR binary batches yield the expected class names, labels and counts; broken
 // layouts, lists and labels give one-line errors naming the file.
 
+import TestSupport
 import Foundation
 import Testing
 @testable import Data
@@ -16,7 +17,7 @@ private func errorText(_ body: () throws -> Any) -> String? {
 
 @Suite struct ImageFolderLayoutTests {
     @Test func classesAndFilesFollowTorchvisionOrder() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         defer { withExtendedLifetime(dir) {} }
         for (path, key) in [("train/zebra/img1.JPG", 1), ("train/zebra/img0.jpg", 2), ("train/zebra/sub-x/a.png", 3),
                             ("train/zebra/sub/deep.jpeg", 4), ("train/apple/img0.jpg", 5), ("train/Mango/img0.jpg", 6),
@@ -38,7 +39,7 @@ private func errorText(_ body: () throws -> Any) -> String? {
     }
 
     @Test func brokenTreesAreNamed() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         defer { withExtendedLifetime(dir) {} }
         try writeClassTree(dir, split: "train", classes: ["a", "b"], perClass: [2, 1])
         try writeClassTree(dir, split: "test", classes: ["a", "kiwi"], perClass: [1, 1])
@@ -70,7 +71,7 @@ private func errorText(_ body: () throws -> Any) -> String? {
     }
 
     @Test func validationInClassDirectories() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         defer { withExtendedLifetime(dir) {} }
         try writeTrain(dir)
         try writeClassTree(dir, split: "val", classes: [wnids[2], wnids[0]], perClass: [1, 2], ext: "JPEG")
@@ -82,7 +83,7 @@ private func errorText(_ body: () throws -> Any) -> String? {
     }
 
     @Test func kaggleLayoutWithCSVLabels() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         defer { withExtendedLifetime(dir) {} }
         try writeTrain(dir, under: "ILSVRC/Data/CLS-LOC/")
         try writeFlatVal(dir, "ILSVRC/Data/CLS-LOC/val", count: 4)
@@ -109,7 +110,7 @@ private func errorText(_ body: () throws -> Any) -> String? {
 
     @Test(arguments: [false, true])
     func devkitGroundTruthWithMetaMat(compressed: Bool) throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         defer { withExtendedLifetime(dir) {} }
         try writeTrain(dir)
         try writeFlatVal(dir, "val", count: 4)
@@ -131,7 +132,7 @@ private func errorText(_ body: () throws -> Any) -> String? {
     }
 
     @Test func unlabelledFlatValidationAndBadMappingsAreNamed() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         defer { withExtendedLifetime(dir) {} }
         try writeTrain(dir)
         try writeFlatVal(dir, "val", count: 2)
@@ -159,7 +160,7 @@ private func errorText(_ body: () throws -> Any) -> String? {
     let list = "/a/abbey/00000000.jpg 0\n/a/abbey/00000001.jpg 0\n/a/apartment_building/outdoor/00000000.jpg 2\n/b/bamboo_forest/00000000.jpg 1\n"
 
     @Test func listsGiveClassesAndLabels() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         defer { withExtendedLifetime(dir) {} }
         try write(dir, trainList: list)
         let data = try DataSpec(parsing: "places365:\(dir.path)").load()
@@ -171,7 +172,7 @@ private func errorText(_ body: () throws -> Any) -> String? {
     }
 
     @Test func badListsAreNamedWithTheirLine() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         defer { withExtendedLifetime(dir) {} }
         try write(dir, trainList: list + "/b/bamboo_forest/00000009.jpg 1\n")
         let listFile = dir.file("places365_train_standard.txt")
@@ -190,7 +191,7 @@ private func errorText(_ body: () throws -> Any) -> String? {
 
 @Suite struct CIFARLayoutTests {
     @Test func cifar10BatchesLoadAsHWC() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         defer { withExtendedLifetime(dir) {} }
         for b in 1...5 { try dir.create("cifar-10-batches-bin/data_batch_\(b).bin", cifarRecords(count: 3, hundred: false, key: b) { ($0 + b) % 10 }) }
         let testRecords = cifarRecords(count: 4, hundred: false, key: 9) { $0 }
@@ -211,7 +212,7 @@ private func errorText(_ body: () throws -> Any) -> String? {
     }
 
     @Test func cifar100UsesFineLabels() throws {
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         defer { withExtendedLifetime(dir) {} }
         try dir.create("train.bin", cifarRecords(count: 5, hundred: true, key: 1) { 95 + $0 % 5 })
         try dir.create("test.bin", cifarRecords(count: 2, hundred: true, key: 2) { $0 * 50 })

@@ -3,6 +3,7 @@
 // unusable images, resumes after a crash to the same bytes, refuses to mix with another run, and
 // the reader detects damaged records and files.
 
+import TestSupport
 import Foundation
 import Testing
 @testable import Data
@@ -54,7 +55,7 @@ private func fileContents(_ dir: String) throws -> [String: Data] {
     }
 
     @Test func recordsRoundTripTheSourceTransformsExactly() throws {
-        let source = try TemporaryDirectory(), out = try TemporaryDirectory()
+        let source = TemporaryDirectory(), out = TemporaryDirectory()
         defer { withExtendedLifetime(source) {} }
         defer { withExtendedLifetime(out) {} }
         try writeSource(source)
@@ -80,7 +81,7 @@ private func fileContents(_ dir: String) throws -> [String: Data] {
     }
 
     @Test func unusableImagesAreSkippedAndListed() throws {
-        let source = try TemporaryDirectory(), out = try TemporaryDirectory()
+        let source = TemporaryDirectory(), out = TemporaryDirectory()
         defer { withExtendedLifetime(source) {} }
         defer { withExtendedLifetime(out) {} }
         try writeSource(source)
@@ -93,12 +94,12 @@ private func fileContents(_ dir: String) throws -> [String: Data] {
         let packed = try DataSpec(parsing: "packed:\(out.path)").load(LoadOptions(imageSize: 16))
         #expect((0..<packed.train.count).map(packed.train.label) == [0, 0, 0, 1, 1, 1, 1, 1])
 
-        let strictOut = try TemporaryDirectory()
+        let strictOut = TemporaryDirectory()
         #expect(throws: DataError.self) { try prepare("imagefolder:\(source.path)", out: strictOut.path, size: 16, world: 1, strict: true) }
     }
 
     @Test func aResumedPreparationWritesTheSameBytes() throws {
-        let source = try TemporaryDirectory(), whole = try TemporaryDirectory(), crashed = try TemporaryDirectory()
+        let source = TemporaryDirectory(), whole = TemporaryDirectory(), crashed = TemporaryDirectory()
         defer { withExtendedLifetime(source) {} }
         defer { withExtendedLifetime(whole) {} }
         defer { withExtendedLifetime(crashed) {} }
@@ -121,7 +122,7 @@ private func fileContents(_ dir: String) throws -> [String: Data] {
     }
 
     @Test func preparationRefusesToMixRuns() throws {
-        let source = try TemporaryDirectory(), out = try TemporaryDirectory()
+        let source = TemporaryDirectory(), out = TemporaryDirectory()
         defer { withExtendedLifetime(source) {} }
         defer { withExtendedLifetime(out) {} }
         try writeSource(source)
@@ -132,7 +133,7 @@ private func fileContents(_ dir: String) throws -> [String: Data] {
         let other = #expect(throws: DataError.self) { try prepare("imagefolder:\(source.path)", out: out.path, size: 20, world: 2) }
         #expect(other?.description == "\(out.path): holds an unfinished preparation with other settings (size 16 (now 20), "
             + "world size 1 (now 2)); rerun with those settings to resume it, or choose another --out")
-        let foreign = try TemporaryDirectory()
+        let foreign = TemporaryDirectory()
         try foreign.write("photo.jpg", [1])
         #expect(throws: DataError.prepareRefused(directory: foreign.path, reason: "is not empty and holds no prepare.json; choose a new or empty --out")) {
             try prepare("imagefolder:\(source.path)", out: foreign.path, size: 16, world: 1)
@@ -149,7 +150,7 @@ private func fileContents(_ dir: String) throws -> [String: Data] {
     }
 
     @Test func damagedPackedFilesAreDetected() throws {
-        let source = try TemporaryDirectory(), out = try TemporaryDirectory()
+        let source = TemporaryDirectory(), out = TemporaryDirectory()
         defer { withExtendedLifetime(source) {} }
         defer { withExtendedLifetime(out) {} }
         try writeSource(source)

@@ -3,6 +3,7 @@
 // RandomResizedCrop and Resize + CenterCrop do), the JPEG decoded by Pillow's libjpeg-turbo. Also
 // the RandomResizedCrop box rules and the centre-crop arithmetic (Python's round half to even).
 
+import TestSupport
 import Foundation
 import Kernels
 import Randomness
@@ -69,7 +70,7 @@ private func box(_ start: Int, _ length: Int, to outputs: Int) -> AxisMap {
     @Test func jpegDecodeAndEvalTransformMatchPillow() throws {
         // A 24x18 JPEG saved by Pillow (quality 90), decoded and put through Resize(12) + CenterCrop(10):
         // Image.open(f).convert("RGB").resize((16, 12), BILINEAR).crop((3, 1, 13, 11))
-        let dir = try TemporaryDirectory()
+        let dir = TemporaryDirectory()
         defer { withExtendedLifetime(dir) {} }
         let file = try dir.write("pillow.jpg", [UInt8](Foundation.Data(base64Encoded: pillowJPEG)!))
         var output = [UInt8](repeating: 0, count: 300)

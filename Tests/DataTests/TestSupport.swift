@@ -2,6 +2,7 @@
 // the system `gzip` tool (independent of the zlib code under test), and synthetic image sets.
 
 import Foundation
+import TestSupport
 import Kernels
 import Randomness
 @testable import Data
@@ -21,7 +22,7 @@ func randomBytes(_ count: Int, key: UInt64, below bound: Int = 256) -> [UInt8] {
 
 /// gzip-compresses bytes with /usr/bin/gzip.
 func gzip(_ bytes: [UInt8]) throws -> [UInt8] {
-    let directory = try TemporaryDirectory()
+    let directory = TemporaryDirectory()
     let path = try directory.write("payload", bytes)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/gzip")
@@ -32,48 +33,11 @@ func gzip(_ bytes: [UInt8]) throws -> [UInt8] {
     return try directory.read("payload.gz")
 }
 
-/// A fresh directory under the system temporary directory, removed when released.
-final class TemporaryDirectory {
-    let path: String
-
-    init() throws {
-        path = (NSTemporaryDirectory() as NSString).appendingPathComponent("wavemix-data-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    /// Writes `bytes` to `name` inside the directory and returns the full path.
-    @discardableResult
-    func write(_ name: String, _ bytes: [UInt8]) throws -> String {
-        let file = (path as NSString).appendingPathComponent(name)
-        try Foundation.Data(bytes).write(to: URL(fileURLWithPath: file))
-        return file
-    }
-
+extension TemporaryDirectory {
     /// Writes IDX bytes, gzipped when `name` ends in .gz.
     @discardableResult
     func writeIDX(_ name: String, _ bytes: [UInt8]) throws -> String {
         try write(name, name.hasSuffix(".gz") ? try gzip(bytes) : bytes)
-    }
-
-    func read(_ name: String) throws -> [UInt8] {
-        [UInt8](try Foundation.Data(contentsOf: URL(fileURLWithPath: (path as NSString).appendingPathComponent(name))))
-    }
-
-    func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
-
-    /// Writes `bytes` to the relative path `name`, creating its directories.
-    @discardableResult
-    func create(_ name: String, _ bytes: [UInt8]) throws -> String {
-        let file = self.file(name)
-        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try Foundation.Data(bytes).write(to: URL(fileURLWithPath: file))
-        return file
-    }
-
-    func mkdir(_ name: String) throws {
-        try FileManager.default.createDirectory(atPath: file(name), withIntermediateDirectories: true)
     }
 }
 

@@ -1,6 +1,7 @@
 // Reading summary.csv: empty cells are values not measured, unknown columns are ignored, and a
 // malformed file is refused with its line and column.
 @testable import Plot
+import TestSupport
 import XCTest
 
 final class RunSummaryTests: XCTestCase {
@@ -47,12 +48,12 @@ final class RunSummaryTests: XCTestCase {
     }
 
     func testMissingRunDirectoryAndSummaryAreNamed() throws {
-        let directory = NSTemporaryDirectory() + "wavemix-plot-\(UUID().uuidString)"
+        let scratch = TemporaryDirectory("plot")
+        let directory = scratch.file("run")
         XCTAssertThrowsError(try RunSummary.read(runDirectory: directory)) {
             XCTAssertEqual($0 as? PlotError, .noRunDirectory(path: directory))
         }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
         XCTAssertThrowsError(try RunSummary.read(runDirectory: directory)) {
             XCTAssertEqual($0 as? PlotError, .noSummary(file: directory + "/summary.csv"))
         }

@@ -109,14 +109,6 @@ public final class UnsafeBox<T>: @unchecked Sendable {
     public init(_ value: T) { self.value = value }
 }
 
-/// A fresh temporary directory, removed when the test ends.
-public func temporaryDirectory(_ test: XCTestCase, _ name: String = "wavemix") -> String {
-    let path = NSTemporaryDirectory() + "\(name)-\(UUID().uuidString)"
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    test.addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
-    return path
-}
-
 extension Programs {
     /// Processes whose program is named `name` and whose arguments include `argument`, by pid.
     public static func processes(named name: String, withArgument argument: String) -> [Int32] {

@@ -4,6 +4,7 @@ import Data
 import Foundation
 import Kernels
 import Randomness
+import TestSupport
 import Training
 import WaveMix
 import XCTest
@@ -11,8 +12,7 @@ import XCTest
 final class ConfigFuzzTests: XCTestCase {
     func testMutatedConfigurationsAreReadOrRefused() throws {
         let valid = Array(#"{"num_classes": 10, "depth": 2, "mult": 2, "ff_channel": 16, "final_dim": 16, "dropout": 0.5, "level": 1, "initial_conv": "strided", "patch_size": 4, "stride": 1, "in_chans": 1, "image_size": [16, 16]}"#.utf8)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("wavemix-config-fuzz-\(getpid()).json").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        let path = temporaryDirectory(self, "config-fuzz") + "/config.json"
         let interesting = Array("{}[]\",:0123456789-.eE tfnul_".utf8)
         var rng = SplitMix64(key: 11, 3)
         var read = 0, refused = 0

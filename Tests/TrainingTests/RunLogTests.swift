@@ -1,13 +1,12 @@
 // metrics.jsonl never loses a record: JSON has no NaN or infinity, so such numbers are written as null.
 import Foundation
+import TestSupport
 @testable import Training
 import XCTest
 
 final class RunLogTests: XCTestCase {
     func testNonFiniteNumbersAreWrittenAsNull() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wavemix-runlog-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = temporaryDirectory(self, "runlog")
         let log = try RunLog(layout: RunLayout(dir), isWriter: true, append: false)
         log.record(["step": 1, "loss": Double.nan, "lr": 0.001])
         log.record(["step": 2, "loss": -Double.infinity, "eval_top1": Float.nan])

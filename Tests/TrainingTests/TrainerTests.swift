@@ -1,5 +1,6 @@
 // The training loop in one process on the real Fashion-MNIST: it learns, writes its run directory,
 // and refuses to overwrite an existing run.
+import TestSupport
 import Comm
 import Data
 import Foundation
@@ -14,12 +15,6 @@ final class TrainerTests: XCTestCase {
         }
     }
 
-    func temporaryDirectory() -> String {
-        let path = NSTemporaryDirectory() + "wavemix-trainer-\(UUID().uuidString)"
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
-        return path
-    }
-
     func testShortSeededRunLearnsAndWritesItsRunDirectory() throws {
         let data = try fashionMNIST()
         let comm = try Communicator.initialize()
@@ -28,7 +23,7 @@ final class TrainerTests: XCTestCase {
         config.finalDim = 32; config.ffChannel = 32; config.depth = 2; config.dropout = 0
         var options = TrainingOptions(model: config, data: "fashion-mnist", batchSize: 64, epochs: 1,
                                       optimizer: TrainingOptions.officialOptimizer, learningRate: 1e-3,
-                                      runDirectory: try RunDirectory.prepare(temporaryDirectory(), dataName: "fashion-mnist", comm: comm))
+                                      runDirectory: try RunDirectory.prepare(temporaryDirectory(self, "trainer") + "/run", dataName: "fashion-mnist", comm: comm))
         options.maxSteps = 150
         options.logEvery = 50
         options.evalBatchSize = 256
