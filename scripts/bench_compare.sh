@@ -14,6 +14,8 @@
 #   a: final_dim 64, ff_channel 64, depth 4, mult 2, level 1, strided stem, stride 1;
 #      28x28, 1 channel, 10 classes, batch 128 (Fashion-MNIST-sized)
 #   b: the same with final_dim 128, ff_channel 128, depth 7
+#   f: the Fashion-MNIST reproduction's WaveMix-Lite-144/7 (final_dim and ff_channel 144, depth 7),
+#      batch 512 (scripts/reproduce_fashion_mnist.sh)
 #   i: WaveMix-192/16 for ImageNet (preset imagenet-192-16): level 3, pachify stem, patch 4;
 #      224x224, 3 channels, 1000 classes, batch 16
 # Needs the reference venv (scripts/setup_reference.sh) and a release build.
@@ -39,10 +41,11 @@ WAVEMIX=${WAVEMIX:-.build/release/wavemix}
 
 # Every option of a configuration, the same for both sides.
 shape() {
-    local lite="--mult 2 --level 1 --stem strided --stride 1 --num-classes 10 --batch-size 128 --image-size 28 --in-chans 1 --dropout 0.5"
+    local lite="--mult 2 --level 1 --stem strided --stride 1 --num-classes 10 --image-size 28 --in-chans 1 --dropout 0.5"
     case $1 in
-        a) echo "--final-dim 64 --ff-channel 64 --depth 4 $lite" ;;
-        b) echo "--final-dim 128 --ff-channel 128 --depth 7 $lite" ;;
+        a) echo "--final-dim 64 --ff-channel 64 --depth 4 --batch-size 128 $lite" ;;
+        b) echo "--final-dim 128 --ff-channel 128 --depth 7 --batch-size 128 $lite" ;;
+        f) echo "--final-dim 144 --ff-channel 144 --depth 7 --batch-size 512 $lite" ;;
         i) echo "--final-dim 192 --ff-channel 192 --depth 16 --mult 2 --level 3 --stem pachify --patch-size 4 --dropout 0.5 --num-classes 1000 --batch-size 16 --image-size 224 --in-chans 3" ;;
         *) echo "bench_compare: unknown config $1" >&2; exit 2 ;;
     esac
