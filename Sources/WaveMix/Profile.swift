@@ -1,6 +1,7 @@
 // Per-kind timing of a training step (`wavemix bench --profile`): wall time, calls, FLOPs and the
 // bytes each kind of layer must at least move (its inputs, weights and outputs read or written
-// once), forward and backward apart, so every optimisation is judged by numbers.
+// once), forward and backward apart, so every optimisation is judged by numbers. The GEMM shapes
+// come from Kernels' BLAS wrapper (GEMMRecord).
 import Dispatch
 import Kernels
 import Randomness
@@ -20,9 +21,9 @@ public final class LayerProfile {
 
     @inline(__always)
     func time<R>(_ name: String, flops: Double = 0, floats: Double = 0, _ body: () -> R) -> R {
-        var shapes: [GEMMShape: Int] = [:]
-        GEMMShape.observer = { shapes[$0, default: 0] += 1 }
-        defer { GEMMShape.observer = nil }
+        let record = GEMMRecord()
+        GEMMRecord.listening = record
+        defer { GEMMRecord.listening = nil }
         let start = DispatchTime.now().uptimeNanoseconds
         let result = body()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -30,7 +31,7 @@ public final class LayerProfile {
         entries[name, default: Entry()].calls += 1
         entries[name, default: Entry()].flops += flops
         entries[name, default: Entry()].bytes += 4 * floats
-        entries[name, default: Entry()].gemms.merge(shapes, uniquingKeysWith: +)
+        entries[name, default: Entry()].gemms.merge(record.shapes, uniquingKeysWith: +)
         return result
     }
 
