@@ -1,7 +1,8 @@
 // Per-kind timing of a training step (`wavemix bench --profile`): wall time, calls, FLOPs and the
 // bytes each kind of layer must at least move (its inputs, weights and outputs read or written
-// once), forward and backward apart, so every optimisation is judged by numbers. The GEMM shapes
-// come from Kernels' BLAS wrapper (GEMMRecord).
+// once), forward and backward apart, so every optimisation is judged by numbers. The FLOPs and
+// bytes come from the pass's cost table (LayerCost.swift), the GEMM shapes from Kernels' BLAS
+// wrapper (GEMMRecord).
 import Dispatch
 import Kernels
 import Randomness
@@ -20,7 +21,7 @@ public final class LayerProfile {
     public init() {}
 
     @inline(__always)
-    func time<R>(_ name: String, flops: Double = 0, floats: Double = 0, _ body: () -> R) -> R {
+    func time<R>(_ name: String, flops: Double, floats: Double, _ body: () -> R) -> R {
         let record = GEMMRecord()
         GEMMRecord.listening = record
         defer { GEMMRecord.listening = nil }
@@ -39,12 +40,12 @@ public final class LayerProfile {
 }
 
 extension WaveMixModel {
-    /// Runs body, timed under `name` when profiling is on; `floats` counts the values it must read
-    /// or write at least once.
+    /// Runs body, timed under `region`'s row with its FLOPs and floats when profiling is on.
     @inline(__always)
-    func timed<R>(_ name: String, flops: @autoclosure () -> Double = 0, floats: @autoclosure () -> Int = 0, _ body: () -> R) -> R {
-        guard let profile else { return body() }
-        return profile.time(name, flops: flops(), floats: Double(floats()), body)
+    func timed<R>(_ region: @autoclosure () -> TimedRegion, _ body: () -> R) -> R {
+        guard let profile, let passCosts else { return body() }
+        let cost = passCosts[region()]
+        return profile.time(cost.label, flops: cost.flops, floats: Double(cost.floats), body)
     }
 }
 
