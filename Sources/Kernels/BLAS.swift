@@ -8,11 +8,16 @@
 // passes between GEMMs, and vice versa; measured on a 2-core host, GEMMs inside a training step ran
 // at ~95 GFLOP/s with both pools and ~140 with one. Each block computes its outputs with the same
 // K-ordered accumulation as the whole call would, so results do not depend on the thread count.
+//
+// While a profiler listens (GEMMRecord, GEMMShape.swift), `recordProduct` here adds each product's
+// shape as it is asked for: a `gemm` call, a small-kernel chunk, a K-chunk of a transposed tall
+// product. Where this file cuts a product between threads, the product is recorded once, whole.
 import CCacheHints
 import COpenBLAS
 
 /// C = alpha * op(A) * op(B) + beta * C, row-major. op(A) is m x k, op(B) is k x n, C is m x n.
-/// `split: false` runs it on the calling thread (for kernels that already run one piece per thread).
+/// `split: false` runs it on the calling thread (for kernels that already run one piece per thread,
+/// each piece's products recorded as they run).
 public func gemm(
     transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
@@ -25,13 +30,12 @@ public func gemm(
         if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
         return
     }
+    recordProduct(transA, transB, m, n, k, beta: beta)
     if !split {
-        // A kernel's own parallel piece: stay on this thread (and out of the profiler's record,
-        // which the kernel fills from the calling thread).
+        // A kernel's own parallel piece: stay on this thread.
         sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
     }
-    GEMMShape.observer?(GEMMShape(transA: transA, transB: transB, m: m, n: n, k: k, accumulate: beta != 0))
     let (splitRows, pieces) = GEMMSplit.plan(m: m, n: n, k: k)
     if pieces <= 1 {
         sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -76,13 +80,6 @@ public func gemmInSmallProducts(
     let output = UnsafeSendable(c)
     if !transA {
         let pieces = min(Parallel.threads, (m + chunk - 1) / chunk)
-        if let observe = GEMMShape.observer {
-            for piece in 0..<pieces {
-                forEachChunk(rows: m, piece: piece, of: pieces, chunk: chunk) { r0, r1 in
-                    observe(GEMMShape(transA: false, transB: transB, m: r1 - r0, n: n, k: k, accumulate: beta != 0 || bias != nil))
-                }
-            }
-        }
         // Rows of 128 floats or more: there the hint measured 5-17% faster; rows of 64 stream at
         // full memory bandwidth without it and slow down with it.
         let prefetch = k >= 128
@@ -97,12 +94,6 @@ public func gemmInSmallProducts(
         return
     }
     let chunks = (k + chunk - 1) / chunk
-    if let observe = GEMMShape.observer {
-        for i in 0..<chunks {
-            observe(GEMMShape(transA: true, transB: transB, m: m, n: n, k: k * (i + 1) / chunks - k * i / chunks,
-                              accumulate: i > 0 || beta != 0))
-        }
-    }
     // Blocks of C's longer side, cut as in `gemm`.
     let splitRows = GEMMSplit.splitsRows(m: m, n: n), extent = splitRows ? m : n
     let pieces = max(1, min(Parallel.threads, extent / GEMMSplit.tile))
@@ -111,6 +102,8 @@ public func gemmInSmallProducts(
         for i in 0..<chunks {
             let k0 = k * i / chunks, k1 = k * (i + 1) / chunks
             let beta = i == 0 ? beta : 1
+            // Each chunk's product once, whole: the first block records it for all of them.
+            if p == 0 { recordProduct(true, transB, m, n, k1 - k0, beta: beta) }
             let a = a + k0 * lda, b = transB ? b + k0 : b + k0 * ldb
             if splitRows {
                 sgemm(true, transB, hi - lo, n, k1 - k0, 1, a + lo, lda, b, ldb, beta, output.value + lo * ldc, ldc)
@@ -130,7 +123,16 @@ public func gemmInSmallProducts(
 func smallProduct(transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                   beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?) {
     if let bias { for r in 0..<m { (c + r * ldc).update(from: bias, count: n) } }
-    sgemm(false, transB, m, n, k, 1, a, lda, b, ldb, bias == nil ? beta : 1, c, ldc)
+    let beta = bias == nil ? beta : 1
+    recordProduct(false, transB, m, n, k, beta: beta)
+    sgemm(false, transB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+}
+
+/// Adds a product's shape to the profiler's record when one is listening (GEMMShape.swift); the
+/// only place that records GEMMs.
+@inline(__always)
+private func recordProduct(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, beta: Float) {
+    GEMMRecord.listening?.add(GEMMShape(transA: transA, transB: transB, m: m, n: n, k: k, accumulate: beta != 0))
 }
 
 /// Prefetches `count` floats of each of `rows` (row stride ld) from p: the next chunk of a tall
@@ -150,26 +152,6 @@ func prefetchLines(_ p: UnsafePointer<Float>, floats: Int, l2: Bool = false) {
     for offset in stride(from: 0, to: floats * MemoryLayout<Float>.stride, by: 64) {
         if l2 { wavemix_prefetch_l2(start + offset) } else { wavemix_prefetch(start + offset) }
     }
-}
-
-/// One gemm call's shape, as `wavemix bench --profile` records them to time the same GEMMs alone.
-public struct GEMMShape: Hashable, Sendable {
-    public let transA: Bool, transB: Bool
-    public let m: Int, n: Int, k: Int
-    public let accumulate: Bool
-
-    /// Called with every gemm's shape while set (profiling only; one thread sets it).
-    nonisolated(unsafe) public static var observer: ((GEMMShape) -> Void)?
-
-    public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
-
-    /// Runs this GEMM on tightly packed buffers (at least `a`, `b`, `c` floats: see `sizes`).
-    public func run(a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>) {
-        gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: transA ? m : k, b: b, ldb: transB ? k : n,
-             beta: accumulate ? 1 : 0, c: c, ldc: n)
-    }
-
-    public var sizes: (a: Int, b: Int, c: Int) { (m * k, k * n, m * n) }
 }
 
 /// Where a GEMM may be cut between threads without changing a bit, by OpenBLAS kernel set

@@ -30,18 +30,6 @@ public func reductionHaarFeedForward(
         preconditionFailure("reductionHaarFeedForward needs OpenBLAS's small-matrix kernel")
     }
     let pieces = max(1, min(Parallel.threads, bufferThreads, (pairs + chunk - 1) / chunk))
-    if let observe = GEMMShape.observer {
-        for piece in 0..<pieces {
-            forEachChunk(rows: pairs, piece: piece, of: pieces, chunk: chunk) { p0, p1 in
-                observe(reductionShape(pairs: p0..<p1, width: width, reduction: reduction))
-                forEachChunk(rows: (p1 - p0) * half, piece: 0, of: 1, chunk: rowsPerChunk) { r0, r1 in
-                    observe(GEMMShape(transA: false, transB: false, m: r1 - r0, n: hidden, k: level, accumulate: false))
-                    observe(GEMMShape(transA: false, transB: false, m: r1 - r0, n: project.cout, k: hidden,
-                                      accumulate: project.bias != nil))
-                }
-            }
-        }
-    }
     let perThread = reductionHaarFeedForwardBufferCount(width: width, cin: reduction.cin, reduced: c, hidden: hidden,
                                                         cout: project.cout, threads: 1)
     let out = UnsafeSendable(y), shared = UnsafeSendable(buffers)

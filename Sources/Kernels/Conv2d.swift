@@ -43,13 +43,6 @@ public func conv2dForward(
     permuteConvWeight(weight, cout: cout, cin: g.channels, taps: taps, into: wp)
     let chunk = chunkRows(total: g.rows, rowFloats: patch)
     let pieces = max(1, min(Parallel.threads, max(2, scratchThreads), g.rows / 256))
-    if let observe = GEMMShape.observer {  // the pieces' GEMMs, for the profiler
-        for piece in 0..<pieces {
-            forEachChunk(rows: g.rows, piece: piece, of: pieces, chunk: chunk) { q0, q1 in
-                observe(GEMMShape(transA: false, transB: true, m: q1 - q0, n: cout, k: patch, accumulate: false))
-            }
-        }
-    }
     let buffers = UnsafeSendable(scratch + 2 * cout * patch), out = UnsafeSendable(y)
     Parallel.forEach(pieces) { piece in
         let cols = buffers.value + piece * chunk * patch

@@ -147,11 +147,6 @@ private func winogradWeightGradient(
     let chunk = gradientTilesPerChunk(g, cin: cin, cout: cout), vs = chunk * cin, zs = chunk * cout
     let v = buffer, z = buffer + 16 * vs
     gradients.update(repeating: 0, count: 16 * cin * cout)
-    if let observe = GEMMShape.observer {
-        for t0 in stride(from: 0, to: tiles, by: chunk) {
-            for _ in 0..<16 { observe(GEMMShape(transA: true, transB: false, m: cin, n: cout, k: min(chunk, tiles - t0), accumulate: true)) }
-        }
-    }
     let workers = min(Parallel.threads, 16), shared = UnsafeSendable(buffer)
     for t0 in stride(from: 0, to: tiles, by: chunk) {
         let count = min(chunk, tiles - t0)

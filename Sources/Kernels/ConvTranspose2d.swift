@@ -207,11 +207,6 @@ private func convTranspose2dWeightGradient(
     let chunk = weightGradientTiles(g, cin: cin), classFloats = weightGradientClassFloats(g, cin: cin)
     let vs = chunk * cin, zs = chunk * cout
     gradients.update(repeating: 0, count: 36 * cin * cout)
-    if let observe = GEMMShape.observer {
-        for t0 in stride(from: 0, to: tiles, by: chunk) {
-            for _ in 0..<36 { observe(GEMMShape(transA: true, transB: false, m: cin, n: cout, k: min(chunk, tiles - t0), accumulate: true)) }
-        }
-    }
     /// Transforms tiles t0 + lo ..< t0 + hi of `classes` into their chunk buffers, class c's at
     /// v + (c - classes.lowerBound) * classFloats.
     func transform(classes: Range<Int>, t0: Int, _ lo: Int, _ hi: Int, into v: UnsafeMutablePointer<Float>) {

@@ -192,13 +192,6 @@ private func forwardTiles<Y: TwoTapAxis, X: TwoTapAxis>(
     }
     // One piece per thread, each worth at least a few GEMM tiles.
     let pieces = max(1, min(Parallel.threads, scratchThreads, tiles / 64))
-    if let observe = GEMMShape.observer {  // the pieces' GEMMs, for the profiler
-        for piece in 0..<pieces {
-            forEachChunk(rows: tiles, piece: piece, of: pieces, chunk: chunk) { t0, t1 in
-                for _ in 0..<4 * points { observe(GEMMShape(transA: false, transB: false, m: t1 - t0, n: cout, k: cin, accumulate: false)) }
-            }
-        }
-    }
     let shared = UnsafeSendable((buffers: buffers, y: o.y))
     Parallel.forEach(pieces) { piece in
         let vs = chunk * cin, ps = chunk * cout

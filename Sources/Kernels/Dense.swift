@@ -117,14 +117,6 @@ public func feedForwardForward(
         preconditionFailure("feedForwardForward needs OpenBLAS's small-matrix kernel")
     }
     let pieces = max(1, min(Parallel.threads, bufferThreads, (rows + chunk - 1) / chunk))
-    if let observe = GEMMShape.observer {
-        for piece in 0..<pieces {
-            forEachChunk(rows: rows, piece: piece, of: pieces, chunk: chunk) { r0, r1 in
-                observe(GEMMShape(transA: false, transB: false, m: r1 - r0, n: hidden, k: expand.cin, accumulate: false))
-                observe(GEMMShape(transA: false, transB: false, m: r1 - r0, n: project.cout, k: hidden, accumulate: project.bias != nil))
-            }
-        }
-    }
     let out = UnsafeSendable(y), shared = UnsafeSendable(buffers), prefetch = expand.cin >= 128  // as gemmInSmallProducts
     Parallel.forEach(pieces) { piece in
         let expanded = shared.value + piece * 2 * chunk * hidden, activated = expanded + chunk * hidden
@@ -179,13 +171,6 @@ public func feedForwardInputGradient(
         preconditionFailure("feedForwardInputGradient needs OpenBLAS's small-matrix kernel")
     }
     let pieces = max(1, min(Parallel.threads, bufferThreads, (rows + chunk - 1) / chunk))
-    if let observe = GEMMShape.observer {
-        for piece in 0..<pieces {
-            forEachChunk(rows: rows, piece: piece, of: pieces, chunk: chunk) { r0, r1 in
-                observe(GEMMShape(transA: false, transB: false, m: r1 - r0, n: hidden, k: cout, accumulate: false))
-            }
-        }
-    }
     let out = UnsafeSendable(dx), shared = UnsafeSendable(buffers)
     Parallel.forEach(pieces) { piece in
         let dActivated = shared.value + piece * 2 * chunk * hidden

@@ -114,13 +114,6 @@ public func reductionHaarForward(
         preconditionFailure("reductionHaarForward needs OpenBLAS's small-matrix kernel")
     }
     let pieces = max(1, min(Parallel.threads, bufferThreads, (pairs + chunk - 1) / chunk))
-    if let observe = GEMMShape.observer {
-        for piece in 0..<pieces {
-            forEachChunk(rows: pairs, piece: piece, of: pieces, chunk: chunk) { p0, p1 in
-                observe(reductionShape(pairs: p0..<p1, width: width, reduction: reduction))
-            }
-        }
-    }
     let out = UnsafeSendable(y), shared = UnsafeSendable(buffers)
     Parallel.forEach(pieces) { piece in
         let reduced = shared.value + piece * chunk * 2 * width * c
@@ -130,11 +123,6 @@ public func reductionHaarForward(
                                reduced: reduced, y: out.value + p0 * (width / 2) * ldy, ldy: ldy)
         }
     }
-}
-
-/// The GEMM reductionHaarChunk runs for `pairs`, for the profiler (its bias is added afterwards).
-func reductionShape(pairs: Range<Int>, width: Int, reduction: DenseWeights) -> GEMMShape {
-    GEMMShape(transA: false, transB: false, m: pairs.count * 2 * width, n: reduction.cout, k: reduction.cin, accumulate: false)
 }
 
 /// One chunk of reductionHaarForward, pairs of image rows `pairs` (at most

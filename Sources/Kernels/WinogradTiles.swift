@@ -131,13 +131,6 @@ func winogradTilePipeline(
                 _ row: UnsafeMutablePointer<Float>, _ stride: Int) -> Void,
     write: (_ writer: TileWriter, _ temp: UnsafeMutablePointer<Float>, _ t: Int, _ products: UnsafePointer<Float>, _ stride: Int) -> Void
 ) {
-    if let observe = GEMMShape.observer {  // the pieces' GEMMs, for the profiler
-        for piece in 0..<pieces {
-            forEachChunk(rows: tiles, piece: piece, of: pieces, chunk: chunk) { t0, t1 in
-                for _ in 0..<positions { observe(GEMMShape(transA: false, transB: false, m: t1 - t0, n: n, k: k, accumulate: false)) }
-            }
-        }
-    }
     let shared = UnsafeSendable(buffers)
     Parallel.forEach(pieces) { piece in
         let vs = chunk * k, ps = chunk * n

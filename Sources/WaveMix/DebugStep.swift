@@ -19,7 +19,7 @@ extension WaveMixModel {
         guard config.dropout > 0 else { return [] }
         return arch.blocks.flatMap { block in
             block.feedforwards.map { ff in
-                let (h, w) = geo.levelSize(ff.level)
+                let (h, w) = geometry.levelSize(ff.level)
                 return (ff.dropoutName, [n, ff.expand.cout, h, w])
             }
         }

@@ -1,6 +1,8 @@
 // Per-kind timing of a training step (`wavemix bench --profile`): wall time, calls, FLOPs and the
 // bytes each kind of layer must at least move (its inputs, weights and outputs read or written
-// once), forward and backward apart, so every optimisation is judged by numbers.
+// once), forward and backward apart, so every optimisation is judged by numbers. The FLOPs and
+// bytes come from the pass's cost table (LayerCost.swift), the GEMM shapes from Kernels' BLAS
+// wrapper (GEMMRecord).
 import Dispatch
 import Kernels
 import Randomness
@@ -19,10 +21,10 @@ public final class LayerProfile {
     public init() {}
 
     @inline(__always)
-    func time<R>(_ name: String, flops: Double = 0, floats: Double = 0, _ body: () -> R) -> R {
-        var shapes: [GEMMShape: Int] = [:]
-        GEMMShape.observer = { shapes[$0, default: 0] += 1 }
-        defer { GEMMShape.observer = nil }
+    func time<R>(_ name: String, flops: Double, floats: Double, _ body: () -> R) -> R {
+        let record = GEMMRecord()
+        GEMMRecord.listening = record
+        defer { GEMMRecord.listening = nil }
         let start = DispatchTime.now().uptimeNanoseconds
         let result = body()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -30,7 +32,7 @@ public final class LayerProfile {
         entries[name, default: Entry()].calls += 1
         entries[name, default: Entry()].flops += flops
         entries[name, default: Entry()].bytes += 4 * floats
-        entries[name, default: Entry()].gemms.merge(shapes, uniquingKeysWith: +)
+        entries[name, default: Entry()].gemms.merge(record.shapes, uniquingKeysWith: +)
         return result
     }
 
@@ -38,12 +40,12 @@ public final class LayerProfile {
 }
 
 extension WaveMixModel {
-    /// Runs body, timed under `name` when profiling is on; `floats` counts the values it must read
-    /// or write at least once.
+    /// Runs body, timed under `region`'s row with its FLOPs and floats when profiling is on.
     @inline(__always)
-    func timed<R>(_ name: String, flops: @autoclosure () -> Double = 0, floats: @autoclosure () -> Int = 0, _ body: () -> R) -> R {
-        guard let profile else { return body() }
-        return profile.time(name, flops: flops(), floats: Double(floats()), body)
+    func timed<R>(_ region: @autoclosure () -> TimedRegion, _ body: () -> R) -> R {
+        guard let profile, let passCosts else { return body() }
+        let cost = passCosts[region()]
+        return profile.time(cost.label, flops: cost.flops, floats: Double(cost.floats), body)
     }
 }
 

@@ -1,5 +1,7 @@
 // The activation arena: every tensor one training step needs, carved out of a single allocation
-// sized once for (configuration, image size, largest batch). Nothing is allocated per step.
+// sized once for (configuration, image size, largest batch, thread count), with the block path
+// (BlockPath.swift) chosen then and the fused kernels' chunks it needs. Training and eval passes
+// run in the same arena. Nothing is allocated per step.
 import Kernels
 
 /// Activations of one wave block. Arrays are indexed by level - 1.
@@ -12,25 +14,6 @@ struct BlockActivations {
     var statistics: [UnsafeMutablePointer<Float>]   // BatchNorm mean then invStd [2 * cout_k]
 }
 
-/// Sizes that follow from the configuration and the input size.
-struct Geometry {
-    let height: Int, width: Int           // input image
-    let stemSizes: [(Int, Int)]            // output size of each stem conv
-    let blockHeight: Int, blockWidth: Int  // after the stem
-    init(_ config: WaveMixConfig, height: Int, width: Int) {
-        self.height = height; self.width = width
-        switch config.initialConv {
-        case .strided:
-            let once = { (s: Int) in (s - 1) / config.stride + 1 }
-            stemSizes = [(once(height), once(width)), (once(once(height)), once(once(width)))]
-        case .pachify:
-            stemSizes = [(height, width), (height, width), (height / config.patchSize, width / config.patchSize)]
-        }
-        (blockHeight, blockWidth) = stemSizes.last!
-    }
-    func levelSize(_ k: Int) -> (Int, Int) { (blockHeight >> k, blockWidth >> k) }
-}
-
 /// What training keeps for backward is what PyTorch's autograd keeps, minus what is cheaper to
 /// recompute (bitwise: the same kernels on the same inputs) than to hold:
 /// - the first 1x1 conv's output (GELU's input) and GELU * dropout (the second 1x1 conv's input):
@@ -39,10 +22,12 @@ struct Geometry {
 ///   stored x_{i-1}, the stored BatchNorm input and its saved batch statistics;
 /// - the last block's output, which only the average pool reads.
 /// Dropout masks are bytes. Forward-only tensors live in buffers that only backward uses otherwise.
-final class Workspace {
+final class ActivationArena {
     let batch: Int
     /// Threads the kernels' per-thread scratch is sized for (Parallel.threads when built).
     let threads: Int
+    /// Which fused kernels the blocks run (chosen with the sizes).
+    let path: BlockPath
     private let floats: UnsafeMutablePointer<Float>
     private let floatCount: Int
     private let bytes: UnsafeMutablePointer<UInt8>
@@ -71,25 +56,24 @@ final class Workspace {
     var dExpanded: UnsafeMutablePointer<Float>
     var dStemA: UnsafeMutablePointer<Float>, dStemB: UnsafeMutablePointer<Float>
     var kernelScratch: UnsafeMutablePointer<Float>        // the convolutions' and dense layers' working space
-    var feedForwardBuffers: UnsafeMutablePointer<Float>?  // the fused feed-forward's chunks (nil: it does not apply)
-    var reductionHaarBuffers: UnsafeMutablePointer<Float>? // the fused reduction + first wavelet level's chunks (nil: same)
-    var mixingBuffers: UnsafeMutablePointer<Float>?        // eval's fused reduction + level + feed-forward (one level only)
+    var fusedChunks: UnsafeMutablePointer<Float>          // per-thread chunks of the fused kernel running now (path)
 
     var floatsAllocated: Int { floatCount }
 
-    init(_ config: WaveMixConfig, _ arch: Architecture, _ geo: Geometry, batch n: Int, dropout: Bool) {
+    init(_ config: WaveMixConfig, _ arch: Architecture, _ geometry: Geometry, batch n: Int, dropout: Bool) {
         batch = n
         threads = Parallel.threads
+        path = BlockPath(config, arch, geometry)
         var used = 0
         func take(_ count: Int) -> Int { defer { used += (count + 15) / 16 * 16 }; return used }
 
         let c = config.finalDim, c2 = c / 2, c4 = c / 4, m = c * config.mult, f = config.ffChannel, levels = config.level
-        let pixels = n * geo.blockHeight * geo.blockWidth
-        let levelPixels = (0...levels).map { k -> Int in let (h, w) = geo.levelSize(k); return n * h * w }
-        let width = { (k: Int) in k == levels ? c : c + c2 }
+        let pixels = geometry.pixels(batch: n)
+        let levelPixels = (0...levels).map { geometry.pixels(level: $0, batch: n) }
+        let width = geometry.levelWidth
         let cout = { (k: Int) in k == 1 ? c : c2 }
 
-        let stemOut = zip(arch.stem.convs, geo.stemSizes).map { take(n * $1.0 * $1.1 * $0.cout) }
+        let stemOut = zip(arch.stem.convs, geometry.stemSizes).map { take(n * $1.0 * $1.1 * $0.cout) }
         let stemAct = arch.stem.norm == nil ? nil : take(pixels * c)
         let stemStats = arch.stem.norm == nil ? nil : take(2 * c)
         // For the strided stem the last conv writes the block input directly. Stored: x_0 and x_i for
@@ -130,21 +114,16 @@ final class Workspace {
         let expandedOff = take((1...levels).map { levelPixels[$0] * m }.max()!)
         // Stem backward ping-pongs between two buffers. Strided: conv.1's input gradient -> A.
         // Pachify: BatchNorm -> A, GELU -> B, conv.2's input gradient -> A, conv.1's -> B.
-        let stemSizes = zip(arch.stem.convs, geo.stemSizes).map { n * $1.0 * $1.1 * $0.cout }
+        let stemSizes = zip(arch.stem.convs, geometry.stemSizes).map { n * $1.0 * $1.1 * $0.cout }
         let dStemAOff = take(arch.stem.norm == nil ? stemSizes[0] : max(pixels * c, stemSizes[1]))
         let dStemBOff = take(arch.stem.norm == nil ? 0 : max(pixels * c, stemSizes[0]))
         var scratch = 0
-        for (conv, i) in zip(arch.stem.convs, arch.stem.convs.indices) {
-            let (h, w) = i == 0 ? (geo.height, geo.width) : geo.stemSizes[i - 1]
-            let g = PatchGeometry(batch: n, height: h, width: w, channels: conv.cin, kernel: conv.kernel, stride: conv.stride,
-                                  pad: conv.pad, gridHeight: geo.stemSizes[i].0, gridWidth: geo.stemSizes[i].1)
-            scratch = max(scratch, conv2dScratchCount(g, cout: conv.cout, threads: threads))
+        for (i, conv) in arch.stem.convs.enumerated() {
+            scratch = max(scratch, conv2dScratchCount(geometry.stemConv(i, conv, batch: n), cout: conv.cout, threads: threads))
         }
-        for k in 1...levels where config.depth > 0 {
-            let (h, w) = geo.levelSize(k - 1), (gh, gw) = geo.levelSize(k)
-            let g = PatchGeometry(batch: n, height: h, width: w, channels: cout(k), kernel: 4, stride: 2, pad: 1,
-                                  gridHeight: gh, gridWidth: gw)
-            scratch = max(scratch, convTranspose2dScratchCount(g, cin: f, threads: threads))
+        for ff in arch.blocks.first?.feedforwards ?? [] {
+            scratch = max(scratch, convTranspose2dScratchCount(geometry.upsample(level: ff.level, ff.upsample, batch: n), cin: f,
+                                                               threads: threads))
         }
         // The dense layers' forward writes its transposed weight there (denseForward), the fused
         // feed-forward both of its layers' (feedForwardForward), eval's fused mixing a block's
@@ -155,50 +134,31 @@ final class Workspace {
             b.reduction.cin * b.reduction.cout
                 + b.feedforwards.map { $0.expand.cin * $0.expand.cout + $0.project.cin * $0.project.cout }.reduce(0, +)
         }.max() ?? 0)
-        let feedForwards = arch.blocks.flatMap(\.feedforwards)
         let scratchOff = take(scratch)
-        // Per-thread chunks of the fused feed-forward, where it applies (feedForwardChunkRows).
-        let fusedFloats = feedForwards.map { [threads = Parallel.threads] in
-            feedForwardBufferCount(cin: $0.expand.cin, hidden: $0.expand.cout, cout: $0.project.cout, threads: threads)
-        }
-        let fusedOff = fusedFloats.isEmpty || fusedFloats.contains(0) ? nil : take(fusedFloats.max()!)
-        // Per-thread chunks of the fused reduction + first wavelet level, where it applies.
-        let reductionHaarFloats = arch.blocks.map { [threads = Parallel.threads] in
-            reductionHaarBufferCount(width: geo.blockWidth, cin: $0.reduction.cin, cout: $0.reduction.cout, threads: threads)
-        }
-        let reductionHaarOff = reductionHaarFloats.isEmpty || reductionHaarFloats.contains(0) ? nil : take(reductionHaarFloats.max()!)
-        // Per-thread chunks of eval's fused reduction, wavelet level and feed-forward (one level only).
-        let mixingFloats = levels > 1 ? [] : arch.blocks.map { [threads = Parallel.threads] b in
-            reductionHaarFeedForwardBufferCount(width: geo.blockWidth, cin: b.reduction.cin, reduced: b.reduction.cout,
-                                                hidden: b.feedforwards[0].expand.cout, cout: b.feedforwards[0].project.cout,
-                                                threads: threads)
-        }
-        let mixingOff = mixingFloats.isEmpty || mixingFloats.contains(0) ? nil : take(mixingFloats.max()!)
+        let fusedChunksOff = take(path.chunkFloats(arch, geometry, threads: threads))
 
         floatCount = used
         floats = allocateHugePageBuffer(of: Float.self, count: used)
         bytes = .allocate(capacity: max(maskBytes, 1))
         bytes.initialize(repeating: 0, count: max(maskBytes, 1))
         sums = .allocate(capacity: 2 * c + 1)
-        let p = { [floats] (o: Int) in floats + o }, byte = { [bytes] (o: Int) in bytes + o }
-        stemOutputs = stemOut.map(p)
-        stemActivated = stemAct.map(p)
-        stemStatistics = stemStats.map(p)
-        stream = streamOff.enumerated().map { i, o in o.map(p) ?? (i == config.depth ? p(dStreamOff) : p(dUpOff)) }
-        expanded = p(expandedOff)
-        activated = p(dExpOff)
+        let floatAt = { [floats] (o: Int) in floats + o }, byteAt = { [bytes] (o: Int) in bytes + o }
+        stemOutputs = stemOut.map(floatAt)
+        stemActivated = stemAct.map(floatAt)
+        stemStatistics = stemStats.map(floatAt)
+        stream = streamOff.enumerated().map { i, o in o.map(floatAt) ?? (i == config.depth ? floatAt(dStreamOff) : floatAt(dUpOff)) }
+        expanded = floatAt(expandedOff)
+        activated = floatAt(dExpOff)
         blocks = blockOff.map { o in
-            BlockActivations(reduced: p(o.reduced), levels: o.levels.map(p),
-                             masks: o.masks.map { $0.map(byte) }, projected: o.projected.map(p),
-                             upsampled: o.upsampled.map(p), statistics: o.statistics.map(p))
+            BlockActivations(reduced: floatAt(o.reduced), levels: o.levels.map(floatAt),
+                             masks: o.masks.map { $0.map(byteAt) }, projected: o.projected.map(floatAt),
+                             upsampled: o.upsampled.map(floatAt), statistics: o.statistics.map(floatAt))
         }
-        pooled = p(pooledOff); logits = p(logitsOff); dLogits = p(dLogitsOff); dPooled = p(dPooledOff)
-        dStream = p(dStreamOff); dReduced = p(dReducedOff); dLevels = dLevelsOff.map(p)
-        dUpsampled = p(dUpOff); dProjected = p(dProjOff); dActivated = p(dActOff); dExpanded = p(dExpOff)
-        dStemA = p(dStemAOff); dStemB = p(dStemBOff); kernelScratch = p(scratchOff)
-        feedForwardBuffers = fusedOff.map(p)
-        reductionHaarBuffers = reductionHaarOff.map(p)
-        mixingBuffers = mixingOff.map(p)
+        pooled = floatAt(pooledOff); logits = floatAt(logitsOff); dLogits = floatAt(dLogitsOff); dPooled = floatAt(dPooledOff)
+        dStream = floatAt(dStreamOff); dReduced = floatAt(dReducedOff); dLevels = dLevelsOff.map(floatAt)
+        dUpsampled = floatAt(dUpOff); dProjected = floatAt(dProjOff); dActivated = floatAt(dActOff); dExpanded = floatAt(dExpOff)
+        dStemA = floatAt(dStemAOff); dStemB = floatAt(dStemBOff); kernelScratch = floatAt(scratchOff)
+        fusedChunks = floatAt(fusedChunksOff)
     }
 
     deinit {
