@@ -59,3 +59,17 @@ extension Array where Element == Float {
         withUnsafeMutableBufferPointer { body($0.baseAddress!) }
     }
 }
+
+extension XCTestCase {
+    /// Runs `run` at 1, 2 and 3 threads and fails unless the results have the same bits.
+    func assertSameBitsForAnyThreadCount(file: StaticString = #filePath, line: UInt = #line, _ run: (Int) -> [Float]) {
+        func at(_ threads: Int) -> [Float] {
+            Parallel.threads = threads
+            defer { Parallel.threads = 1 }
+            return run(threads)
+        }
+        let one = at(1)
+        XCTAssertEqual(one, at(2), "2 threads", file: file, line: line)
+        XCTAssertEqual(one, at(3), "3 threads", file: file, line: line)
+    }
+}

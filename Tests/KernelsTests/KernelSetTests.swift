@@ -13,12 +13,12 @@ final class KernelSetTests: XCTestCase {
     static let splitChecks = [
         "KernelsTests.KernelSetTests/testRunsTheRequestedKernelSet",
         "KernelsTests.GEMMTests",
-        "KernelsTests.ConvolutionTests/testConv2dForwardSplitIsBitwise",
-        "KernelsTests.ConvolutionTests/testConv2dStridedSplitIsBitwise",
-        "KernelsTests.ConvolutionTests/testConv2dWinogradSplitIsBitwise",
-        "KernelsTests.ConvolutionTests/testConvTransposeForwardSplitIsBitwise",
-        "KernelsTests.ConvolutionTests/testConvTransposeBackwardSplitIsBitwise",
-        "KernelsTests.ConvolutionTests/testTallDenseInSmallProducts",
+        "KernelsTests.Conv2dTests/testConv2dForwardSplitIsBitwise",
+        "KernelsTests.Conv2dTests/testConv2dStridedSplitIsBitwise",
+        "KernelsTests.Conv2dTests/testConv2dWinogradSplitIsBitwise",
+        "KernelsTests.ConvTransposeTests/testConvTransposeForwardSplitIsBitwise",
+        "KernelsTests.ConvTransposeTests/testConvTransposeBackwardSplitIsBitwise",
+        "KernelsTests.DenseTests/testTallDenseInSmallProducts",
         "KernelsTests.NormalizationTests/testSumsDoNotDependOnThreads",
     ]
 
