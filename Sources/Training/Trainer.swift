@@ -170,9 +170,7 @@ public final class Trainer {
             try CheckpointSections.restoreOptimizer(optimizer, steps: metadata.optimizerSteps, from: reader)
         }
         if comm.size > 1 {
-            try comm.broadcast(model.parameters, root: 0)
-            try comm.broadcast(model.buffers, root: 0)
-            try model.batchCounters.withUnsafeMutableBufferPointer { try comm.broadcast($0, root: 0) }
+            try shareModelState()
             for name in optimizer.settings.stateNames { try comm.broadcast(optimizer.state[name]!, root: 0) }
             optimizer.stepCount = metadata.optimizerSteps
         }
@@ -306,13 +304,7 @@ public final class Trainer {
     private func endEpoch() throws -> SelectionState.Decision? {
         epoch += 1
         positionInEpoch = 0
-        let epochSteps = progress.epochSteps
-        var row = SummaryRow(epoch: epoch, step: step, phase: progress.selection.phase,
-                             trainLoss: epochSteps > 0 ? progress.epochLossSum / Double(epochSteps) : nil,
-                             learningRate: learningRate(at: max(0, step - 1)),
-                             imagesPerSecond: progress.epochTrainingSeconds > 0
-                                ? Double(epochSteps * globalBatch) / progress.epochTrainingSeconds : nil,
-                             elapsedSeconds: 0)
+        var row = trainingRow(epoch: epoch)
         progress.epochLossSum = 0
         progress.epochSteps = 0
         progress.epochTrainingSeconds = 0
@@ -331,10 +323,7 @@ public final class Trainer {
         log.summaryRow(row)
         switch decision {
         case .improved?:
-            // The selected model must be on disk: without it the run cannot deliver what it selected.
-            saveCheckpoint(required: true)
-            if let checkpointError { throw checkpointError }
-            try markBest()
+            try saveBestCheckpoint()
         case .startSecondPhase?:
             try startSecondPhase()
             saveCheckpoint(required: false)
@@ -350,12 +339,7 @@ public final class Trainer {
 
     /// The evaluation of a run that ends part-way through an epoch, with a summary row for that part.
     private func evaluatePartialEpoch() throws {
-        var row = SummaryRow(epoch: epoch + 1, step: step, phase: progress.selection.phase,
-                             trainLoss: progress.epochSteps > 0 ? progress.epochLossSum / Double(progress.epochSteps) : nil,
-                             learningRate: learningRate(at: max(0, step - 1)),
-                             imagesPerSecond: progress.epochTrainingSeconds > 0
-                                ? Double(progress.epochSteps * globalBatch) / progress.epochTrainingSeconds : nil,
-                             elapsedSeconds: 0)
+        var row = trainingRow(epoch: epoch + 1)
         var improved = false
         if let selection = options.selection {
             let validation = try evaluateAndLog(.validation)
@@ -369,11 +353,16 @@ public final class Trainer {
         }
         row.elapsedSeconds = elapsedSeconds
         log.summaryRow(row)
-        if improved {
-            saveCheckpoint(required: true)
-            if let checkpointError { throw checkpointError }
-            try markBest()
-        }
+        if improved { try saveBestCheckpoint() }
+    }
+
+    /// The summary row of the epoch's training so far (its evaluations and wall time are added by the caller).
+    private func trainingRow(epoch: Int) -> SummaryRow {
+        let steps = progress.epochSteps, seconds = progress.epochTrainingSeconds
+        return SummaryRow(epoch: epoch, step: step, phase: progress.selection.phase,
+                          trainLoss: steps > 0 ? progress.epochLossSum / Double(steps) : nil,
+                          learningRate: learningRate(at: max(0, step - 1)),
+                          imagesPerSecond: seconds > 0 ? Double(steps * globalBatch) / seconds : nil, elapsedSeconds: 0)
     }
 
     /// Whether every rank should stop after this step: a stop signal on any rank, or this run's
@@ -497,19 +486,20 @@ public final class Trainer {
         // Where the run is: after a whole epoch, or part-way through the next (an end by --max-steps).
         let when = positionInEpoch == 0 ? "after epoch \(epoch) (step \(step))"
             : "at step \(step) (epoch \(epoch + 1), batch \(positionInEpoch)/\(stepsPerEpoch))"
-        var record: [String: Any] = ["step": step, "epoch": Double(epoch) + Double(positionInEpoch) / Double(stepsPerEpoch)]
+        // metrics.jsonl keys: val_* for validation, eval_* for the test set (as runs without a split log it).
+        let key = set == .validation ? "val" : "eval"
+        var record: [String: Any] = ["step": step, "epoch": Double(epoch) + Double(positionInEpoch) / Double(stepsPerEpoch),
+                                     "\(key)_loss": result.loss, "\(key)_top1": result.top1, "\(key)_top5": result.top5,
+                                     "\(key)_samples": result.samples]
         let what: String
         switch set {
         case .validation:
             what = "val \(when)"
-            record.merge(["val_loss": result.loss, "val_top1": result.top1, "val_top5": result.top5, "val_samples": result.samples]) { $1 }
         case .test:
             what = (options.selection == nil ? "eval " : "test ") + when
-            record.merge(["eval_loss": result.loss, "eval_top1": result.top1, "eval_top5": result.top5, "eval_samples": result.samples]) { $1 }
         case .selectedTest(let bestStep, let bestEpoch):
             what = "test of the selected model (\(bestDescription))"
-            record.merge(["eval_loss": result.loss, "eval_top1": result.top1, "eval_top5": result.top5, "eval_samples": result.samples,
-                          "selected_step": bestStep, "selected_epoch": bestEpoch]) { $1 }
+            record.merge(["selected_step": bestStep, "selected_epoch": bestEpoch]) { $1 }
         }
         log.line("\(what): \(result.accuracySummary) on \(result.samples) images" + String(format: " (%.1f s)", seconds))
         log.record(record)
@@ -533,8 +523,11 @@ public final class Trainer {
         return String(format: "epoch %d, step %d, validation top-1 %.2f%%", epoch, step, 100 * top1)
     }
 
-    /// Points RUN_DIR/checkpoints/best at this step's checkpoint (rank 0).
-    private func markBest() throws {
+    /// Saves this step's checkpoint and points RUN_DIR/checkpoints/best at it (rank 0). The selected
+    /// model must be on disk: without it the run cannot deliver what it selected, so a failure ends the run.
+    private func saveBestCheckpoint() throws {
+        saveCheckpoint(required: true)
+        if let checkpointError { throw checkpointError }
         guard comm.rank == 0 else { return }
         do { try checkpoints.markBest(step: step) } catch { throw TrainingFailure("cannot mark the best checkpoint: \(error)") }
     }
@@ -552,11 +545,14 @@ public final class Trainer {
                 throw TrainingFailure("the selected model's checkpoint \(path) cannot be read: \(error)")
             }
         }
-        if comm.size > 1 {
-            try comm.broadcast(model.parameters, root: 0)
-            try comm.broadcast(model.buffers, root: 0)
-            try model.batchCounters.withUnsafeMutableBufferPointer { try comm.broadcast($0, root: 0) }
-        }
+        if comm.size > 1 { try shareModelState() }
+    }
+
+    /// Rank 0's parameters, BatchNorm statistics and counters become every rank's.
+    private func shareModelState() throws {
+        try comm.broadcast(model.parameters, root: 0)
+        try comm.broadcast(model.buffers, root: 0)
+        try model.batchCounters.withUnsafeMutableBufferPointer { try comm.broadcast($0, root: 0) }
     }
 
     /// The first phase's plateau: the best model so far continues with the second phase's optimizer
